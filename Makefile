@@ -1,0 +1,45 @@
+# Two commands do all the set-up on a fresh machine: `make run` and `make test`.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+UV := python3 -m uv
+INTEROP := tests/interop
+
+.PHONY: run test lint format bench env interop-deps clean
+
+# The environment: uv creates .venv from uv.lock (prebuilt dlib-bin, never a dlib build).
+$(VENV)/.synced: pyproject.toml uv.lock
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check uv
+	$(UV) sync --frozen --quiet
+	@touch $@
+
+env: $(VENV)/.synced
+
+# The independent client used by tests/interop (openid-client from npm).
+$(INTEROP)/node_modules/.installed: $(INTEROP)/package.json $(INTEROP)/package-lock.json
+	cd $(INTEROP) && npm ci --no-audit --no-fund --silent
+	@touch $@
+
+interop-deps: $(INTEROP)/node_modules/.installed
+
+run: env
+	@$(VENV)/bin/senim db upgrade
+	@$(VENV)/bin/senim demo seed
+	@$(VENV)/bin/senim run
+
+test: env interop-deps
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: env
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: env
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: env
+	$(PY) bench/token_endpoint.py
+
+clean:
+	rm -rf $(VENV) $(INTEROP)/node_modules .pytest_cache .ruff_cache

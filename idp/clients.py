@@ -1,0 +1,113 @@
+"""Registering OAuth clients of API users (the CLI now, the registry's
+cabinet later). Every rule of a valid client lives here."""
+
+from __future__ import annotations
+
+import secrets
+from urllib.parse import urlsplit
+
+from joserfc.jwk import KeySet
+from sqlalchemy import select
+
+from idp.models import Client
+from idp.server import SCOPES_SUPPORTED
+from senim import clock
+from senim.audit import audit
+from senim.database import db
+
+GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
+_PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "k")
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+
+
+class ClientRegistrationError(ValueError):
+    """The client as described cannot be registered; the message says why."""
+
+
+def validate_jwks(jwks: object) -> dict:
+    if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list) or not jwks["keys"]:
+        raise ClientRegistrationError("JWKS must be an object with a non-empty 'keys' array")
+    for key in jwks["keys"]:
+        if not isinstance(key, dict) or key.get("kty") not in ("EC", "RSA", "OKP"):
+            raise ClientRegistrationError("each JWK must be an EC, RSA or OKP public key")
+        if any(member in key for member in _PRIVATE_MEMBERS):
+            raise ClientRegistrationError("the JWKS contains a private key: register only public keys")
+    try:
+        KeySet.import_key_set(jwks)
+    except Exception as error:  # noqa: BLE001 - reported to the operator
+        raise ClientRegistrationError(f"the JWKS cannot be read: {error}") from None
+    return jwks
+
+
+def validate_redirect_uri(uri: str, production: bool) -> str:
+    parts = urlsplit(uri)
+    if parts.fragment or "#" in uri:
+        raise ClientRegistrationError(f"redirect URI must not have a fragment: {uri}")
+    if parts.scheme == "https" and parts.netloc:
+        return uri
+    host = (parts.hostname or "").lower()
+    if (
+        parts.scheme == "http"
+        and (host in LOOPBACK_HOSTS or f"[{host}]" in LOOPBACK_HOSTS)
+        and not production
+    ):
+        return uri
+    raise ClientRegistrationError(
+        f"redirect URI must be an absolute https URL (http only for localhost): {uri}"
+    )
+
+
+def register_client(
+    *,
+    name: str,
+    jwks: dict,
+    redirect_uris: list[str],
+    scope: str,
+    grant_types: list[str],
+    production: bool = False,
+    client_id: str | None = None,
+) -> Client:
+    name = (name or "").strip()
+    if not 1 <= len(name) <= 200:
+        raise ClientRegistrationError("name must have 1 to 200 characters")
+    validate_jwks(jwks)
+    grant_types = list(dict.fromkeys(grant_types))
+    unknown = [g for g in grant_types if g not in GRANT_TYPES]
+    if not grant_types or unknown:
+        raise ClientRegistrationError(f"grant types must be among {', '.join(GRANT_TYPES)}")
+    if "refresh_token" in grant_types and "authorization_code" not in grant_types:
+        raise ClientRegistrationError("refresh_token only comes with authorization_code")
+    redirect_uris = [validate_redirect_uri(u, production) for u in dict.fromkeys(redirect_uris)]
+    if "authorization_code" in grant_types and not redirect_uris:
+        raise ClientRegistrationError("the authorization_code grant needs at least one redirect URI")
+    scopes = scope.split()
+    bad = [s for s in scopes if s not in SCOPES_SUPPORTED]
+    if not scopes or bad:
+        raise ClientRegistrationError(f"scope must be among {', '.join(SCOPES_SUPPORTED)}")
+    client_id = client_id or f"senim-{secrets.token_urlsafe(12)}"
+    if db.session.scalar(select(Client).where(Client.client_id == client_id)) is not None:
+        raise ClientRegistrationError(f"client {client_id} already exists")
+    client = Client(
+        client_id=client_id,
+        name=name,
+        redirect_uris=redirect_uris,
+        grant_types=grant_types,
+        scope=" ".join(dict.fromkeys(scopes)),
+        jwks=jwks,
+        token_endpoint_auth_method="private_key_jwt",
+        created_at=clock.now_int(),
+    )
+    db.session.add(client)
+    db.session.commit()
+    audit("client.registered", client_id=client.client_id, grant_types=grant_types)
+    return client
+
+
+def set_client_disabled(client_id: str, disabled: bool) -> Client:
+    client = db.session.scalar(select(Client).where(Client.client_id == client_id))
+    if client is None:
+        raise ClientRegistrationError(f"no client {client_id}")
+    client.disabled_at = clock.now_int() if disabled else None
+    db.session.commit()
+    audit("client.disabled" if disabled else "client.enabled", client_id=client_id)
+    return client

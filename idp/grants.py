@@ -1,0 +1,265 @@
+"""The token endpoint's grants, each an ordered list of named checks.
+
+Authlib dispatches ``POST /token`` by ``grant_type`` to one of these grants and
+renders every refusal as the standard error response (RFC 6749 §5.2). What
+each grant checks, in order:
+
+| check                              | authorization_code | refresh_token | client_credentials |
+|------------------------------------|:------------------:|:-------------:|:------------------:|
+| client authentication (RFC 7523)   | 1                  | 1             | 1                  |
+| check_client_may_use_grant         | 2                  | 2             | 2                  |
+| check_dpop_proof (RFC 9449)        | 3                  | 3             | 3                  |
+| load_authorization_code            | 4                  |               |                    |
+| check_code_not_reused              | 5                  |               |                    |
+| check_code_not_expired             | 6                  |               |                    |
+| check_redirect_uri_matches         | 7                  |               |                    |
+| check_pkce_verifier (RFC 7636)     | 8                  |               |                    |
+| load_refresh_token                 |                    | 4             |                    |
+| check_refresh_token_not_reused     |                    | 5             |                    |
+| check_refresh_token_not_expired    |                    | 6             |                    |
+| check_authorization_not_revoked    | 9                  | 7             |                    |
+| check_dpop_key_is_bound_key        | 10                 | 8             |                    |
+| check_scope_allowed                |                    | 9             | 4                  |
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
+from sqlalchemy import select, update
+
+from idp import errors
+from idp.models import Authorization, AuthorizationCode, IssuedToken, secret_hash
+from idp.tokens import REFRESH_TOKEN, TokenGrant, issue_tokens, revoke_authorization
+from senim import clock
+from senim.audit import audit
+from senim.database import db
+
+AUTH_METHODS = ["private_key_jwt"]
+
+
+class SenimGrant:
+    """What Senim's grants share: private_key_jwt, a DPoP proof on every request."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
+
+    # -- shared checks -----------------------------------------------------
+    def check_client_may_use_grant(self) -> None:
+        if not self.request.client.check_grant_type(self.GRANT_TYPE):
+            raise errors.UnauthorizedClient(f"The client may not use grant_type={self.GRANT_TYPE}.")
+
+    def check_dpop_proof(self) -> None:
+        # RFC 9449 §5: every token request carries a proof; the token is bound to its key.
+        self.request.dpop = self.server.verify_dpop_for_request()
+
+    def check_authorization_not_revoked(self) -> None:
+        authz = self.request.authorization
+        if authz is None or authz.revoked_at is not None:
+            raise errors.AuthorizationRevoked()
+
+    def check_dpop_key_is_bound_key(self) -> None:
+        # RFC 9449 §10: a grant bound at PAR (dpop_jkt) or at the first token
+        # request is used only with that key.
+        bound = self.request.authorization.dpop_jkt
+        if bound and not hmac.compare_digest(bound, self.request.dpop.jkt):
+            raise errors.DPoPKeyMismatch()
+
+    def run_checks(self, checks: tuple[str, ...]) -> None:
+        self.request.client = self.authenticate_token_endpoint_client()
+        for name in checks:
+            getattr(self, name)()
+
+    def respond(self, body: dict, event: str):  # noqa: ANN201
+        db.session.commit()
+        audit(
+            event,
+            client_id=self.request.client.client_id,
+            grant_type=self.GRANT_TYPE,
+            grant_id=getattr(self.request.authorization, "id", None),
+            dpop_jkt=self.request.dpop.jkt,
+        )
+        return 200, body, self.TOKEN_RESPONSE_HEADER
+
+
+class AuthorizationCodeGrant(SenimGrant, grants.AuthorizationCodeGrant):
+    CHECKS = (
+        "check_client_may_use_grant",
+        "check_dpop_proof",
+        "load_authorization_code",
+        "check_code_not_reused",
+        "check_code_not_expired",
+        "check_redirect_uri_matches",
+        "check_pkce_verifier",
+        "check_authorization_not_revoked",
+        "check_dpop_key_is_bound_key",
+    )
+
+    @classmethod
+    def check_authorization_endpoint(cls, request) -> bool:  # noqa: ANN001
+        return False  # /authorize is Senim's own PAR-only pipeline (idp.authorize)
+
+    def validate_token_request(self) -> None:
+        self.request.authorization = None
+        self.run_checks(self.CHECKS)
+
+    def load_authorization_code(self) -> None:
+        code = self.request.form.get("code")
+        if not code:
+            raise errors.InvalidRequest("code is required.")
+        record = db.session.scalar(
+            select(AuthorizationCode).where(AuthorizationCode.code_hash == secret_hash(code))
+        )
+        if record is None or record.client_id != self.request.client.client_id:
+            raise errors.CodeInvalid()
+        self.request.authorization_code = record
+        self.request.authorization = db.session.get(Authorization, record.authorization_id)
+
+    def check_code_not_reused(self) -> None:
+        # RFC 6749 §4.1.2: a code used twice is refused and everything issued
+        # from it is revoked. The UPDATE … WHERE used_at IS NULL makes the
+        # first use win even when two requests race.
+        record = self.request.authorization_code
+        claimed = db.session.execute(
+            update(AuthorizationCode)
+            .where(AuthorizationCode.id == record.id, AuthorizationCode.used_at.is_(None))
+            .values(used_at=clock.now_int())
+            .returning(AuthorizationCode.id)
+        ).first()
+        if claimed is None:
+            revoke_authorization(record.authorization_id, "code_reused")
+            raise errors.CodeReused()
+
+    def check_code_not_expired(self) -> None:
+        if self.request.authorization_code.expires_at <= clock.now_int():
+            raise errors.CodeExpired()
+
+    def check_redirect_uri_matches(self) -> None:
+        if self.request.form.get("redirect_uri") != self.request.authorization_code.redirect_uri:
+            raise errors.RedirectUriDiffers()
+
+    def check_pkce_verifier(self) -> None:
+        # RFC 7636 §4.6: the server verifies code_verifier before returning tokens.
+        verifier = self.request.form.get("code_verifier") or ""
+        if not 43 <= len(verifier) <= 128:
+            raise errors.PkceVerifierMismatch("code_verifier is missing or of the wrong length.")
+        expected = self.request.authorization_code.code_challenge
+        if not hmac.compare_digest(create_s256_code_challenge(verifier), expected):
+            raise errors.PkceVerifierMismatch()
+
+    def create_token_response(self):  # noqa: ANN201
+        authz = self.request.authorization
+        if authz.dpop_jkt is None:
+            authz.dpop_jkt = self.request.dpop.jkt
+        body = issue_tokens(
+            TokenGrant(
+                client=self.request.client,
+                scope=authz.scope,
+                dpop_jkt=self.request.dpop.jkt,
+                authorization=authz,
+                nonce=self.request.authorization_code.nonce,
+                include_refresh_token=self.request.client.check_grant_type("refresh_token"),
+                include_id_token="openid" in authz.scope.split(),
+            )
+        )
+        return self.respond(body, "token.issued")
+
+
+class RefreshTokenGrant(SenimGrant, grants.RefreshTokenGrant):
+    CHECKS = (
+        "check_client_may_use_grant",
+        "check_dpop_proof",
+        "load_refresh_token",
+        "check_refresh_token_not_reused",
+        "check_refresh_token_not_expired",
+        "check_authorization_not_revoked",
+        "check_dpop_key_is_bound_key",
+        "check_scope_allowed",
+    )
+
+    def validate_token_request(self) -> None:
+        self.request.authorization = None
+        self.run_checks(self.CHECKS)
+
+    def load_refresh_token(self) -> None:
+        token = self.request.form.get("refresh_token")
+        if not token:
+            raise errors.InvalidRequest("refresh_token is required.")
+        record = db.session.scalar(
+            select(IssuedToken).where(
+                IssuedToken.lookup == secret_hash(token), IssuedToken.kind == REFRESH_TOKEN
+            )
+        )
+        if record is None or record.client_id != self.request.client.client_id:
+            raise errors.RefreshTokenInvalid()
+        self.request.refresh_record = record
+        self.request.authorization = db.session.get(Authorization, record.authorization_id)
+
+    def check_refresh_token_not_reused(self) -> None:
+        # RFC 9700 §4.14.2: rotation; reuse of a rotated refresh token means
+        # it leaked, so the whole family is revoked.
+        record = self.request.refresh_record
+        claimed = db.session.execute(
+            update(IssuedToken)
+            .where(IssuedToken.id == record.id, IssuedToken.used_at.is_(None))
+            .values(used_at=clock.now_int())
+            .returning(IssuedToken.id)
+        ).first()
+        if claimed is None:
+            revoke_authorization(record.authorization_id, "refresh_token_reused")
+            raise errors.RefreshTokenReused()
+
+    def check_refresh_token_not_expired(self) -> None:
+        record = self.request.refresh_record
+        if record.revoked_at is not None or record.expires_at <= clock.now_int():
+            raise errors.RefreshTokenInvalid()
+
+    def check_scope_allowed(self) -> None:
+        # RFC 6749 §6: a narrower scope may be asked for, never a wider one.
+        granted = self.request.authorization.scope.split()
+        asked = (self.request.form.get("scope") or "").split()
+        if asked and not set(asked) <= set(granted):
+            raise errors.InvalidScope("The requested scope exceeds the original grant.")
+        self.request.granted_scope = " ".join(asked) if asked else " ".join(granted)
+
+    def create_token_response(self):  # noqa: ANN201
+        authz = self.request.authorization
+        body = issue_tokens(
+            TokenGrant(
+                client=self.request.client,
+                scope=self.request.granted_scope,
+                dpop_jkt=self.request.dpop.jkt,
+                authorization=authz,
+                include_refresh_token=True,
+                include_id_token=False,
+            )
+        )
+        return self.respond(body, "token.refreshed")
+
+
+class ClientCredentialsGrant(SenimGrant, grants.ClientCredentialsGrant):
+    CHECKS = ("check_client_may_use_grant", "check_dpop_proof", "check_scope_allowed")
+
+    def validate_token_request(self) -> None:
+        self.request.authorization = None
+        self.run_checks(self.CHECKS)
+
+    def check_scope_allowed(self) -> None:
+        asked = (self.request.form.get("scope") or "").split()
+        supported = set(self.server.client_credentials_scopes)
+        if not asked:
+            raise errors.InvalidScope("scope is required.")
+        if not set(asked) <= supported or not self.request.client.scope_allows(" ".join(asked)):
+            raise errors.InvalidScope("The requested scope is not allowed for this client.")
+        self.request.granted_scope = " ".join(dict.fromkeys(asked))
+
+    def create_token_response(self):  # noqa: ANN201
+        body = issue_tokens(
+            TokenGrant(
+                client=self.request.client,
+                scope=self.request.granted_scope,
+                dpop_jkt=self.request.dpop.jkt,
+            )
+        )
+        return self.respond(body, "token.issued")

@@ -1,0 +1,102 @@
+"""Client authentication with ``private_key_jwt`` (RFC 7523 §2.2, §3; OIDC
+Core §9), built on Authlib's ``JWTBearerClientAssertion``.
+
+Senim's rules on top of the RFC (FAPI 2.0 Security Profile §5.3.2.1):
+- ``aud`` is the issuer identifier (draft-ietf-oauth-rfc7523bis);
+- asymmetric algorithms only (PS256, ES256, EdDSA), never ``none`` or HMAC;
+- ``exp`` is required and at most a few minutes ahead;
+- ``jti`` is single use (RFC 7523 §3 item 7), across every worker.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import lru_cache
+
+from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+
+from idp.errors import (
+    ClientAssertionInvalid,
+    ClientAssertionReplayed,
+    ClientAssertionTooLongLived,
+    ClientDisabled,
+)
+from idp.replay import consume_jti
+from senim import clock
+
+CLIENT_ASSERTION_ALGS = ("ES256", "PS256", "EdDSA")
+
+
+@lru_cache(maxsize=1024)
+def _keyset(jwks_json: str) -> KeySet:
+    return KeySet.import_key_set(json.loads(jwks_json))
+
+
+def client_keyset(jwks: dict | None) -> KeySet:
+    """The client's public keys, parsed once per distinct JWKS."""
+    if not jwks or not jwks.get("keys"):
+        raise ClientAssertionInvalid("The client has no registered keys.")
+    return _keyset(json.dumps(jwks, sort_keys=True))
+
+
+class PrivateKeyJWT(JWTBearerClientAssertion):
+    CLIENT_AUTH_METHOD = "private_key_jwt"
+
+    def __init__(self, issuer: str, max_age: int, leeway: int = 5) -> None:
+        super().__init__(validate_jti=True, leeway=leeway)
+        self.issuer = issuer
+        self.max_age = max_age
+
+    def __call__(self, query_client, request):  # noqa: ANN001 - Authlib's signature
+        client = super().__call__(query_client, request)
+        if client is not None and client.disabled_at is not None:
+            raise ClientDisabled()
+        return client
+
+    def get_audiences(self) -> list[str]:
+        return [self.issuer]
+
+    def resolve_client_public_key(self, client) -> KeySet:  # noqa: ANN001
+        return client_keyset(client.jwks)
+
+    def process_assertion_claims(self, assertion: str, resolve_key):  # noqa: ANN001
+        try:
+            token = jwt.decode(assertion, resolve_key, algorithms=list(CLIENT_ASSERTION_ALGS))
+        except JoseError:
+            raise ClientAssertionInvalid("The client assertion signature is invalid.") from None
+        self.verify_claims(token.claims)
+        return token.claims
+
+    def verify_claims(self, claims: jwt.Claims) -> None:
+        # RFC 7523 §3: iss and sub are the client_id, aud names this server,
+        # exp is required; checked against the application clock.
+        registry = jwt.JWTClaimsRegistry(
+            now=clock.now_int,
+            leeway=self.leeway,
+            iss={"essential": True},
+            sub={"essential": True},
+            aud={"essential": True, "values": self.get_audiences()},
+            exp={"essential": True},
+            jti={"essential": True},
+        )
+        try:
+            registry.validate(claims)
+        except JoseError as error:
+            raise ClientAssertionInvalid(f"Client assertion: {error.description}") from None
+        if claims["sub"] != claims["iss"]:
+            raise ClientAssertionInvalid("Client assertion: iss and sub must both be the client_id.")
+        self.validate_jti(claims, claims["jti"])
+
+    def validate_jti(self, claims: dict, jti: str) -> bool:
+        now = clock.now_int()
+        exp = claims.get("exp")
+        if not isinstance(exp, int) or exp > now + self.max_age:
+            raise ClientAssertionTooLongLived()
+        key = f"{claims['sub']}:{jti}"
+        if not consume_jti("client_assertion", hashlib.sha256(key.encode()).hexdigest(), exp + self.leeway):
+            raise ClientAssertionReplayed()
+        return True

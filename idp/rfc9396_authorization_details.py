@@ -1,0 +1,77 @@
+"""OAuth 2.0 Rich Authorization Requests (RFC 9396).
+
+``authorization_details`` is a JSON array of objects, each with a ``type``
+(§2). Senim knows the types registered here; an unknown type, a malformed
+object or a missing required field is refused with
+``invalid_authorization_details`` (§5). The details travel from the pushed
+request to the grant and into the access token (§7, §9.1).
+
+Other packages add what a type means (the consents package checks that the
+consent exists, belongs to the client and awaits authorisation) by
+registering a validator.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from idp.errors import InvalidAuthorizationDetails
+
+ACCOUNT_INFORMATION = "account_information"
+MAX_DETAILS = 10
+
+#: type -> validator(detail, client) raising InvalidAuthorizationDetails
+Validator = Callable[[dict, object], None]
+
+
+def _validate_account_information(detail: dict, client: object) -> None:
+    consent_id = detail.get("consent_id")
+    if not isinstance(consent_id, str) or not 1 <= len(consent_id) <= 64:
+        raise InvalidAuthorizationDetails(
+            "account_information needs a 'consent_id' string (1 to 64 characters)."
+        )
+    allowed = {"type", "consent_id", "locations", "actions", "datatypes", "identifier", "privileges"}
+    unknown = sorted(set(detail) - allowed)
+    if unknown:
+        raise InvalidAuthorizationDetails(f"Unknown field in account_information: {unknown[0]}.")
+
+
+_VALIDATORS: dict[str, list[Validator]] = {ACCOUNT_INFORMATION: [_validate_account_information]}
+
+
+def register_validator(detail_type: str, validator: Validator) -> None:
+    """Add a rule for a type (several rules run in registration order)."""
+    _VALIDATORS.setdefault(detail_type, []).append(validator)
+
+
+def supported_types() -> list[str]:
+    return sorted(_VALIDATORS)
+
+
+def parse_authorization_details(raw: str | list | None, client: object) -> list[dict] | None:
+    """Parse and check ``authorization_details`` as sent (form string or JSON)."""
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, str):
+        try:
+            details = json.loads(raw)
+        except ValueError:
+            raise InvalidAuthorizationDetails("authorization_details is not valid JSON.") from None
+    else:
+        details = raw
+    if not isinstance(details, list) or not details:
+        raise InvalidAuthorizationDetails("authorization_details must be a non-empty JSON array.")
+    if len(details) > MAX_DETAILS:
+        raise InvalidAuthorizationDetails(f"At most {MAX_DETAILS} authorization_details are allowed.")
+    for detail in details:
+        if not isinstance(detail, dict) or not isinstance(detail.get("type"), str):
+            raise InvalidAuthorizationDetails("Each authorization detail must be an object with a 'type'.")
+        validators = _VALIDATORS.get(detail["type"])
+        if validators is None:
+            raise InvalidAuthorizationDetails(
+                f"Unsupported authorization_details type: {detail['type'][:40]}."
+            )
+        for validate in validators:
+            validate(detail, client)
+    return details

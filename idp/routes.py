@@ -1,0 +1,171 @@
+"""HTTP routes of the authorization server. Thin: the rules live in the
+modules they are named after."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, jsonify, make_response, redirect, render_template, request
+
+from idp import authorize as authz_flow
+from idp import errors
+from idp.server import SenimAuthorizationServer
+from idp.tokens import keyring, verify_access_token
+from senim.audit import audit
+from senim.database import db
+
+bp = Blueprint("idp", __name__, template_folder="templates")
+
+
+def server() -> SenimAuthorizationServer:
+    return current_app.extensions["senim.authorization_server"]
+
+
+@bp.get("/.well-known/openid-configuration")
+@bp.get("/.well-known/oauth-authorization-server")
+def discovery() -> Response:
+    response = jsonify(server().discovery_document())
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+@bp.get("/jwks")
+def jwks() -> Response:
+    response = jsonify(keyring().jwks())
+    response.headers["Cache-Control"] = "public, max-age=60"
+    return response
+
+
+@bp.post("/par")
+def par() -> Response:
+    return server().create_endpoint_response("pushed_authorization")
+
+
+@bp.post("/token")
+def token() -> Response:
+    return server().create_token_response()
+
+
+@bp.post("/introspect")
+def introspect() -> Response:
+    return server().create_endpoint_response("introspection")
+
+
+@bp.post("/revoke")
+def revoke() -> Response:
+    return server().create_endpoint_response("revocation")
+
+
+def _refusal_page(error: errors.Refusal) -> Response:
+    """Errors that must not be redirected (RFC 6749 §4.1.2.1) are shown to the customer."""
+    db.session.commit()
+    audit("authorize.refused", outcome="refused", error=error.error, reason=error.reason)
+    if request.accept_mimetypes.best == "application/json":
+        response = jsonify({"error": error.error, "error_description": error.description})
+    else:
+        response = make_response(render_template("idp/authorize_error.html", error=error))
+    response.status_code = error.status_code
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _redirect_error(error: errors.Refusal) -> Response:
+    db.session.commit()
+    audit("authorize.refused", outcome="refused", error=error.error, reason=error.reason)
+    params = dict(error.get_body())
+    params["iss"] = server().issuer
+    from authlib.common.urls import add_params_to_uri
+
+    return redirect(add_params_to_uri(error.redirect_uri, list(params.items())), code=303)
+
+
+@bp.get("/authorize")
+def authorize() -> Response:
+    settings = current_app.extensions["senim.settings"]
+    try:
+        handoff = authz_flow.start_authorization(request.args.to_dict(flat=True), settings.interaction_ttl)
+    except errors.Refusal as error:
+        if error.redirect_uri:
+            return _redirect_error(error)
+        return _refusal_page(error)
+    audit(
+        "authorize.interaction_started",
+        client_id=handoff.interaction.client_id,
+        interaction_id=handoff.interaction.id,
+    )
+    page = current_app.extensions["senim.interaction_page"](handoff.interaction.id)
+    response = redirect(page, code=303)
+    response.set_cookie(
+        authz_flow.BROWSER_COOKIE,
+        handoff.browser_secret,
+        max_age=settings.interaction_ttl,
+        httponly=True,
+        secure=settings.issuer.startswith("https://"),
+        samesite="Lax",
+        path="/",
+    )
+    return response
+
+
+@bp.get("/authorize/resume/<interaction_id>")
+def resume(interaction_id: str) -> Response:
+    settings = current_app.extensions["senim.settings"]
+    try:
+        location = authz_flow.resume_authorization(
+            interaction_id,
+            request.cookies.get(authz_flow.BROWSER_COOKIE),
+            settings.issuer,
+            settings.authorization_code_ttl,
+        )
+    except errors.Refusal as error:
+        return _refusal_page(error)
+    audit("authorize.completed", interaction_id=interaction_id)
+    response = redirect(location, code=303)
+    response.delete_cookie(authz_flow.BROWSER_COOKIE, path="/")
+    return response
+
+
+def _resource_error(error: errors.Refusal) -> Response:
+    """RFC 6750 §3 / RFC 9449 §7.1: the challenge names the DPoP scheme."""
+    db.session.commit()
+    audit("resource.refused", outcome="refused", error=error.error, reason=error.reason, path=request.path)
+    response = jsonify({"error": error.error, "error_description": error.description})
+    response.status_code = (
+        401
+        if error.error in ("invalid_token", "invalid_dpop_proof", "invalid_request")
+        else error.status_code
+    )
+    algs = " ".join(server().discovery_document()["dpop_signing_alg_values_supported"])
+    response.headers["WWW-Authenticate"] = f'DPoP error="{error.error}", algs="{algs}"'
+    if isinstance(error, errors.UseDPoPNonce):
+        response.headers["DPoP-Nonce"] = error.nonce
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def authenticate_resource_request(required_scope: str | None = None):  # noqa: ANN201
+    """Checks of a protected resource request, in order: DPoP authorization
+    scheme, access token valid now, DPoP proof bound to the token (``ath``,
+    ``cnf.jkt``), scope."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "dpop" or not token:
+        raise errors.InvalidToken("A DPoP-bound access token is required (Authorization: DPoP ...).")
+    verified = verify_access_token(token.strip())
+    expected = verified.claims.get("cnf", {}).get("jkt")
+    server().verify_dpop_for_request(access_token=token.strip(), expected_jkt=expected)
+    if required_scope and required_scope not in verified.claims.get("scope", "").split():
+        raise errors.InsufficientScope(f"The access token lacks the '{required_scope}' scope.")
+    return verified
+
+
+@bp.route("/userinfo", methods=["GET", "POST"])
+def userinfo() -> Response:
+    try:
+        verified = authenticate_resource_request("openid")
+    except errors.Refusal as error:
+        return _resource_error(error)
+    if verified.record.subject is None:
+        return _resource_error(errors.InvalidToken("The access token does not belong to a customer."))
+    db.session.commit()
+    response = jsonify({"sub": verified.record.subject})
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,164 @@
+"""Senim's authorization server: Authlib's Flask server, configured.
+
+Authlib dispatches the token endpoint to the grants (``idp.grants``), runs
+client authentication (``private_key_jwt``, ``idp.rfc7523_private_key_jwt``)
+and the endpoints Senim registers (PAR, introspection, revocation), and renders
+every refusal as the standard error response. What Authlib lacks comes from
+modules named for their standard: ``rfc9126_par``, ``rfc9449_dpop``,
+``rfc9396_authorization_details``, ``rfc9101_request_object``.
+"""
+
+from __future__ import annotations
+
+from authlib.integrations.flask_oauth2 import AuthorizationServer
+from flask import Flask, request
+from sqlalchemy import select
+
+from idp import errors
+from idp.grants import AuthorizationCodeGrant, ClientCredentialsGrant, RefreshTokenGrant
+from idp.introspection import SenimIntrospectionEndpoint, SenimRevocationEndpoint
+from idp.models import Client
+from idp.rfc7523_private_key_jwt import PrivateKeyJWT
+from idp.rfc9126_par import PushedAuthorizationEndpoint
+from idp.rfc9449_dpop import DPoPProof, NonceSource, verify_dpop_proof
+from senim import clock
+from senim.audit import audit
+from senim.database import db
+from senim.settings import Settings
+
+#: Scopes a customer can grant through the code flow.
+CUSTOMER_SCOPES = ("openid", "accounts")
+#: Scopes an API user can get for itself with client credentials.
+CLIENT_CREDENTIALS_SCOPES = ("consents",)
+SCOPES_SUPPORTED = CUSTOMER_SCOPES + CLIENT_CREDENTIALS_SCOPES
+
+
+class SenimAuthorizationServer(AuthorizationServer):
+    def __init__(self, app: Flask, settings: Settings, nonces: NonceSource) -> None:
+        super().__init__()
+        self.issuer = settings.issuer
+        self.settings = settings
+        self.nonces = nonces
+        self.client_credentials_scopes = CLIENT_CREDENTIALS_SCOPES
+        self.init_app(app, query_client=self._load_client, save_token=self._no_save)
+        self.scopes_supported = list(SCOPES_SUPPORTED)
+        self.register_client_auth_method(
+            "private_key_jwt", PrivateKeyJWT(settings.issuer, settings.client_assertion_max_age)
+        )
+        self.register_grant(AuthorizationCodeGrant)
+        self.register_grant(RefreshTokenGrant)
+        self.register_grant(ClientCredentialsGrant)
+        self.register_endpoint(
+            PushedAuthorizationEndpoint(
+                self, settings.issuer, settings.par_ttl, CUSTOMER_SCOPES, self.verify_dpop_for_request
+            )
+        )
+        self.register_endpoint(SenimIntrospectionEndpoint)
+        self.register_endpoint(SenimRevocationEndpoint)
+
+    @staticmethod
+    def _load_client(client_id: str) -> Client | None:
+        return db.session.scalar(select(Client).where(Client.client_id == client_id))
+
+    @staticmethod
+    def _no_save(token: dict, request) -> None:  # noqa: ANN001
+        raise RuntimeError("grants record what they issue themselves (idp.tokens)")
+
+    def verify_dpop_for_request(
+        self,
+        optional: bool = False,
+        access_token: str | None = None,
+        expected_jkt: str | None = None,
+    ) -> DPoPProof | str | None:
+        """Check the DPoP proof of the current Flask request (RFC 9449 §4.3).
+
+        ``htu`` is compared with the issuer-based URL of the endpoint, so that
+        the check holds behind a TLS-terminating proxy.
+        """
+        proofs = request.headers.getlist("DPoP")
+        if optional and not proofs:
+            return None
+        proof = verify_dpop_proof(
+            proofs,
+            method=request.method,
+            url=self.issuer + request.path,
+            now=clock.now(),
+            iat_window=self.settings.dpop_iat_window,
+            nonces=self.nonces,
+            require_nonce=self.settings.dpop_require_nonce,
+            access_token=access_token,
+            expected_jkt=expected_jkt,
+        )
+        return proof.jkt if optional else proof
+
+    def handle_error_response(self, request, error):  # noqa: ANN001, ANN201
+        """Every refusal: audited, and what it changed (a consumed ``jti``, a
+        revoked grant after a reused code) is kept."""
+        db.session.commit()
+        client = getattr(request, "client", None)
+        audit(
+            "oauth.refused",
+            outcome="refused",
+            error=error.error,
+            reason=getattr(error, "reason", error.error),
+            description=error.description,
+            client_id=getattr(client, "client_id", None) or request.payload.client_id,
+            grant_type=request.payload.grant_type,
+        )
+        response = super().handle_error_response(request, error)
+        if self.settings.dpop_require_nonce:
+            response.headers["DPoP-Nonce"] = self.nonces.current(clock.now())
+        return response
+
+    def discovery_document(self) -> dict:
+        issuer = self.issuer
+        algs = ["ES256", "PS256", "EdDSA"]
+        from idp.rfc9396_authorization_details import supported_types
+
+        return {
+            "issuer": issuer,
+            "authorization_endpoint": f"{issuer}/authorize",
+            "token_endpoint": f"{issuer}/token",
+            "pushed_authorization_request_endpoint": f"{issuer}/par",
+            "require_pushed_authorization_requests": True,
+            "jwks_uri": f"{issuer}/jwks",
+            "userinfo_endpoint": f"{issuer}/userinfo",
+            "introspection_endpoint": f"{issuer}/introspect",
+            "revocation_endpoint": f"{issuer}/revoke",
+            "scopes_supported": list(SCOPES_SUPPORTED),
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query"],
+            "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": [self.settings.signing_alg],
+            "token_endpoint_auth_methods_supported": ["private_key_jwt"],
+            "token_endpoint_auth_signing_alg_values_supported": algs,
+            "introspection_endpoint_auth_methods_supported": ["private_key_jwt"],
+            "introspection_endpoint_auth_signing_alg_values_supported": algs,
+            "revocation_endpoint_auth_methods_supported": ["private_key_jwt"],
+            "revocation_endpoint_auth_signing_alg_values_supported": algs,
+            "code_challenge_methods_supported": ["S256"],
+            "dpop_signing_alg_values_supported": algs,
+            "authorization_response_iss_parameter_supported": True,
+            "authorization_details_types_supported": supported_types(),
+            "request_parameter_supported": True,
+            "request_uri_parameter_supported": False,
+            "request_object_signing_alg_values_supported": algs,
+            "claims_parameter_supported": False,
+            "claims_supported": [
+                "sub",
+                "iss",
+                "aud",
+                "exp",
+                "iat",
+                "auth_time",
+                "nonce",
+                "acr",
+                "amr",
+                "azp",
+            ],
+            "tls_client_certificate_bound_access_tokens": False,
+        }
+
+
+__all__ = ["SenimAuthorizationServer", "errors"]

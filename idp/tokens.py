@@ -1,0 +1,199 @@
+"""Issuing and checking tokens.
+
+Access tokens are JWTs (RFC 9068) signed with the platform key, always bound
+to a DPoP key (``cnf.jkt``, RFC 9449 §6.1), lifetime ≤ 5 minutes. Refresh
+tokens are opaque, rotate on every use and belong to an ``Authorization``
+(the token family). ID tokens follow OIDC Core §2.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass, field
+
+from flask import current_app
+from joserfc import jwt
+from joserfc.errors import JoseError
+from sqlalchemy import select, update
+
+from idp.errors import InvalidToken
+from idp.models import Authorization, Client, IssuedToken, secret_hash
+from senim import clock
+from senim.database import db
+from senim.keys import KeyRing
+
+ACCESS_TOKEN = "access_token"
+REFRESH_TOKEN = "refresh_token"
+
+
+def keyring() -> KeyRing:
+    return current_app.extensions["senim.keyring"]
+
+
+def settings():  # noqa: ANN201 - avoids an import cycle with senim.app
+    return current_app.extensions["senim.settings"]
+
+
+def sign(claims: dict, typ: str) -> str:
+    key = keyring().signing_key
+    header = {"alg": key.alg, "typ": typ, "kid": key.kid}
+    # joserfc refuses PS256 unless it is allowed explicitly (DEPENDENCIES.md).
+    return jwt.encode(header, claims, key.key, algorithms=[key.alg])
+
+
+@dataclass
+class TokenGrant:
+    """What a token response is issued for."""
+
+    client: Client
+    scope: str
+    dpop_jkt: str
+    authorization: Authorization | None = None
+    nonce: str | None = None
+    include_refresh_token: bool = False
+    include_id_token: bool = False
+    extra_claims: dict = field(default_factory=dict)
+
+
+def issue_tokens(grant: TokenGrant) -> dict:
+    """Create the token response body and record what was issued (no token values)."""
+    s = settings()
+    now = clock.now_int()
+    authz = grant.authorization
+    subject = authz.subject if authz and authz.subject else None
+    jti = uuid.uuid4().hex
+    claims = {
+        "iss": s.issuer,
+        "sub": subject or grant.client.client_id,
+        "aud": s.issuer,
+        "client_id": grant.client.client_id,
+        "iat": now,
+        "exp": now + s.access_token_ttl,
+        "jti": jti,
+        "scope": grant.scope,
+        "cnf": {"jkt": grant.dpop_jkt},
+    }
+    if authz is not None:
+        claims["grant_id"] = authz.id
+        if authz.authorization_details:
+            claims["authorization_details"] = authz.authorization_details
+        if authz.auth_time:
+            claims["auth_time"] = authz.auth_time
+        if authz.acr:
+            claims["acr"] = authz.acr
+        if authz.amr:
+            claims["amr"] = authz.amr
+    claims.update(grant.extra_claims)
+    body: dict = {
+        "access_token": sign(claims, "at+jwt"),
+        "token_type": "DPoP",
+        "expires_in": s.access_token_ttl,
+        "scope": grant.scope,
+    }
+    if authz is not None and authz.authorization_details:
+        body["authorization_details"] = authz.authorization_details
+    records = [
+        IssuedToken(
+            kind=ACCESS_TOKEN,
+            lookup=jti,
+            authorization_id=authz.id if authz else None,
+            client_id=grant.client.client_id,
+            subject=subject,
+            scope=grant.scope,
+            dpop_jkt=grant.dpop_jkt,
+            issued_at=now,
+            expires_at=claims["exp"],
+        )
+    ]
+    if grant.include_refresh_token and authz is not None:
+        refresh = secrets.token_urlsafe(32)
+        body["refresh_token"] = refresh
+        records.append(
+            IssuedToken(
+                kind=REFRESH_TOKEN,
+                lookup=secret_hash(refresh),
+                authorization_id=authz.id,
+                client_id=grant.client.client_id,
+                subject=subject,
+                scope=grant.scope,
+                dpop_jkt=grant.dpop_jkt,
+                issued_at=now,
+                expires_at=now + s.refresh_token_ttl,
+            )
+        )
+    if grant.include_id_token and authz is not None and subject:
+        id_claims = {
+            "iss": s.issuer,
+            "sub": subject,
+            "aud": grant.client.client_id,
+            "azp": grant.client.client_id,
+            "iat": now,
+            "exp": now + s.id_token_ttl,
+            "auth_time": authz.auth_time,
+        }
+        if grant.nonce:
+            id_claims["nonce"] = grant.nonce
+        if authz.acr:
+            id_claims["acr"] = authz.acr
+        if authz.amr:
+            id_claims["amr"] = authz.amr
+        body["id_token"] = sign(id_claims, "JWT")
+    db.session.add_all(records)
+    return body
+
+
+def revoke_authorization(authorization_id: str, reason: str) -> None:
+    """Revoke a grant and every token issued from it (RFC 6749 §4.1.2, §10.4)."""
+    now = clock.now_int()
+    db.session.execute(
+        update(Authorization)
+        .where(Authorization.id == authorization_id, Authorization.revoked_at.is_(None))
+        .values(revoked_at=now, revoked_reason=reason)
+    )
+    db.session.execute(
+        update(IssuedToken)
+        .where(IssuedToken.authorization_id == authorization_id, IssuedToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+@dataclass(frozen=True)
+class VerifiedAccessToken:
+    claims: dict
+    record: IssuedToken
+
+
+def decode_access_token(token: str, *, check_expiry: bool = True) -> dict:
+    """Verify an access token's signature, type and issuer; its claims."""
+    s = settings()
+    try:
+        decoded = jwt.decode(token, keyring().verification_keyset(), algorithms=["ES256", "PS256"])
+    except (JoseError, ValueError):
+        raise InvalidToken() from None
+    if decoded.header.get("typ") != "at+jwt":
+        raise InvalidToken()
+    options = {"iss": {"essential": True, "value": s.issuer}, "jti": {"essential": True}}
+    if check_expiry:
+        options["exp"] = {"essential": True}
+    try:
+        jwt.JWTClaimsRegistry(now=clock.now_int, **options).validate(decoded.claims)
+    except JoseError:
+        raise InvalidToken() from None
+    return decoded.claims
+
+
+def verify_access_token(token: str) -> VerifiedAccessToken:
+    """An access token that is valid now: signed by us, unexpired, not revoked,
+    and its grant not revoked. Checked on every use, never from the JWT alone."""
+    claims = decode_access_token(token)
+    record = db.session.scalar(
+        select(IssuedToken).where(IssuedToken.lookup == claims["jti"], IssuedToken.kind == ACCESS_TOKEN)
+    )
+    if record is None or record.revoked_at is not None:
+        raise InvalidToken()
+    if record.authorization_id is not None:
+        authz = db.session.get(Authorization, record.authorization_id)
+        if authz is None or authz.revoked_at is not None:
+            raise InvalidToken()
+    return VerifiedAccessToken(claims=claims, record=record)

@@ -1,0 +1,179 @@
+"""The platform's signing keys: generated on first start, stored as files
+(mode 0600) under the key directory, rotated with ``senim keys rotate``.
+
+The newest key signs. A rotated-out key stays in the JWKS until every token it
+signed has expired (its ``retired_at`` plus the longest token lifetime), so
+resource servers and clients never see a signature they cannot verify.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from joserfc.jwk import ECKey, KeySet, RSAKey
+
+KEY_FILE_SUFFIX = ".jwk.json"
+SECRET_FILE = "server-secret"
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    kid: str
+    alg: str
+    created_at: float
+    retired_at: float | None
+    key: ECKey | RSAKey
+
+    def public_jwk(self) -> dict:
+        jwk = self.key.as_dict(private=False)
+        jwk.update({"kid": self.kid, "alg": self.alg, "use": "sig"})
+        return jwk
+
+
+def _generate(alg: str) -> ECKey | RSAKey:
+    if alg == "ES256":
+        return ECKey.generate_key("P-256")
+    if alg == "PS256":
+        return RSAKey.generate_key(2048)
+    raise ValueError(f"unsupported signing alg {alg}")
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write a file only its owner can read, atomically."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, path)
+
+
+class KeyRing:
+    """Signing keys of the platform, loaded from ``key_dir``.
+
+    Workers notice a rotation made by another process by the directory's
+    modification time, checked at most once a second.
+    """
+
+    def __init__(self, key_dir: Path, alg: str, retention_seconds: int) -> None:
+        self.key_dir = Path(key_dir)
+        self.alg = alg
+        self.retention_seconds = retention_seconds
+        self._lock = threading.Lock()
+        self._keys: list[SigningKey] = []
+        self._loaded_mtime: float | None = None
+        self._checked_at = 0.0
+
+    # -- files -------------------------------------------------------------
+    def ensure(self) -> None:
+        """Create the directory and a first key if there is none."""
+        self.key_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.key_dir, 0o700)
+        if not any(self.key_dir.glob(f"*{KEY_FILE_SUFFIX}")):
+            self._create_key(time.time())
+        secret = self.key_dir / SECRET_FILE
+        if not secret.exists():
+            _write_private(secret, secrets.token_bytes(32))
+        self._load()
+
+    def _create_key(self, now: float) -> SigningKey:
+        key = _generate(self.alg)
+        kid = f"{time.strftime('%Y%m%d', time.gmtime(now))}-{secrets.token_hex(4)}"
+        record = {
+            "kid": kid,
+            "alg": self.alg,
+            "created_at": now,
+            "retired_at": None,
+            "jwk": key.as_dict(private=True),
+        }
+        _write_private(self.key_dir / f"{kid}{KEY_FILE_SUFFIX}", json.dumps(record).encode())
+        return SigningKey(kid, self.alg, now, None, key)
+
+    def rotate(self, now: float | None = None) -> SigningKey:
+        """Make a new signing key; the current ones are retired but still published."""
+        now = time.time() if now is None else now
+        with self._lock:
+            self.key_dir.mkdir(parents=True, exist_ok=True)
+            for path in sorted(self.key_dir.glob(f"*{KEY_FILE_SUFFIX}")):
+                record = json.loads(path.read_text())
+                if record.get("retired_at") is None:
+                    record["retired_at"] = now
+                    _write_private(path, json.dumps(record).encode())
+            new = self._create_key(now)
+            self._load()
+            return new
+
+    def prune(self, now: float | None = None) -> list[str]:
+        """Delete retired keys no token can still depend on; returns their kids."""
+        now = time.time() if now is None else now
+        removed = []
+        for path in sorted(self.key_dir.glob(f"*{KEY_FILE_SUFFIX}")):
+            record = json.loads(path.read_text())
+            retired = record.get("retired_at")
+            if retired is not None and retired + self.retention_seconds < now:
+                path.unlink()
+                removed.append(record["kid"])
+        self._load()
+        return removed
+
+    def _load(self) -> None:
+        keys = []
+        for path in self.key_dir.glob(f"*{KEY_FILE_SUFFIX}"):
+            record = json.loads(path.read_text())
+            jwk = record["jwk"]
+            key = ECKey.import_key(jwk) if jwk["kty"] == "EC" else RSAKey.import_key(jwk)
+            keys.append(
+                SigningKey(record["kid"], record["alg"], record["created_at"], record.get("retired_at"), key)
+            )
+        keys.sort(key=lambda k: k.created_at, reverse=True)
+        self._keys = keys
+        self._loaded_mtime = self.key_dir.stat().st_mtime
+
+    def _refresh_if_changed(self) -> None:
+        now = time.monotonic()
+        if now - self._checked_at < 1.0:
+            return
+        self._checked_at = now
+        try:
+            mtime = self.key_dir.stat().st_mtime
+        except FileNotFoundError:
+            return
+        if mtime != self._loaded_mtime:
+            with self._lock:
+                self._load()
+
+    # -- use ---------------------------------------------------------------
+    @property
+    def signing_key(self) -> SigningKey:
+        self._refresh_if_changed()
+        active = [k for k in self._keys if k.retired_at is None]
+        if not active:
+            raise RuntimeError(f"no active signing key in {self.key_dir}; run 'senim keys rotate'")
+        return active[0]
+
+    def published(self, now: float | None = None) -> list[SigningKey]:
+        """Keys a verifier may still need: active ones and recently retired ones."""
+        self._refresh_if_changed()
+        now = time.time() if now is None else now
+        return [k for k in self._keys if k.retired_at is None or k.retired_at + self.retention_seconds >= now]
+
+    def jwks(self, now: float | None = None) -> dict:
+        return {"keys": [k.public_jwk() for k in self.published(now)]}
+
+    def verification_keyset(self, now: float | None = None) -> KeySet:
+        keys = []
+        for k in self.published(now):
+            data = k.key.as_dict(private=False)
+            data.update({"kid": k.kid, "alg": k.alg, "use": "sig"})
+            keys.append(data)
+        return KeySet.import_key_set({"keys": keys})
+
+    @property
+    def server_secret(self) -> bytes:
+        """A random secret of this deployment (HMAC of DPoP nonces, session cookies)."""
+        return (self.key_dir / SECRET_FILE).read_bytes()

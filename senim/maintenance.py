@@ -1,0 +1,30 @@
+"""Housekeeping of short-lived state."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete
+
+from idp.models import Interaction, PushedAuthorizationRequest
+from idp.replay import purge_expired
+from senim import clock
+from senim.database import db
+
+#: Expired pushed requests and interactions are kept this long for support questions.
+KEEP_EXPIRED_SECONDS = 24 * 3600
+
+
+def purge_expired_state() -> dict[str, int]:
+    now = clock.now_int()
+    cutoff = now - KEEP_EXPIRED_SECONDS
+    counts = {"seen_jtis": purge_expired(now)}
+    old_interactions = db.session.execute(delete(Interaction).where(Interaction.expires_at < cutoff))
+    counts["interactions"] = old_interactions.rowcount or 0
+    old_par = db.session.execute(
+        delete(PushedAuthorizationRequest).where(
+            PushedAuthorizationRequest.expires_at < cutoff,
+            ~PushedAuthorizationRequest.id.in_(db.session.query(Interaction.par_id)),
+        )
+    )
+    counts["pushed_authorization_requests"] = old_par.rowcount or 0
+    db.session.commit()
+    return counts

@@ -1,0 +1,117 @@
+"""One settings object, read from ``SENIM_*`` environment variables.
+
+Defaults make ``make run`` work on a laptop: a SQLite file and generated keys
+under ``SENIM_DATA_DIR`` (``./instance``), the server on ``127.0.0.1:8000``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+ENVIRONMENTS = ("development", "test", "production")
+SIGNING_ALGS = ("ES256", "PS256")
+SMS_BACKENDS = ("outbox", "twilio")
+
+
+class SettingsError(ValueError):
+    """A ``SENIM_*`` variable holds a value Senim cannot run with."""
+
+
+def _int(env: dict[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _choice(env: dict[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = env.get(name) or default
+    if value not in allowed:
+        raise SettingsError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+    return value
+
+
+def _bool(env: dict[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    environment: str = "development"
+    bind: str = "127.0.0.1:8000"
+    issuer: str = "http://127.0.0.1:8000"
+    data_dir: Path = Path("instance")
+    database_url: str = "sqlite:///instance/senim.db"
+    key_dir: Path = Path("instance/keys")
+    signing_alg: str = "ES256"
+    access_token_ttl: int = 300
+    refresh_token_ttl: int = 30 * 24 * 3600
+    id_token_ttl: int = 300
+    authorization_code_ttl: int = 60
+    par_ttl: int = 60
+    interaction_ttl: int = 600
+    client_assertion_max_age: int = 300
+    dpop_iat_window: int = 60
+    dpop_require_nonce: bool = False
+    sms_backend: str = "outbox"
+    workers: int = 2
+    log_level: str = "INFO"
+    audit_log_path: Path | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def production(self) -> bool:
+        return self.environment == "production"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        bind = env.get("SENIM_BIND") or "127.0.0.1:8000"
+        data_dir = Path(env.get("SENIM_DATA_DIR") or "instance")
+        issuer = (env.get("SENIM_ISSUER") or f"http://{bind}").rstrip("/")
+        if not issuer.startswith(("https://", "http://")):
+            raise SettingsError(f"SENIM_ISSUER must be an http(s) URL, got {issuer!r}")
+        environment = _choice(env, "SENIM_ENV", "development", ENVIRONMENTS)
+        if environment == "production" and not issuer.startswith("https://"):
+            raise SettingsError("SENIM_ISSUER must use https in production")
+        audit_path = env.get("SENIM_AUDIT_LOG")
+        return cls(
+            environment=environment,
+            bind=bind,
+            issuer=issuer,
+            data_dir=data_dir,
+            database_url=env.get("SENIM_DATABASE_URL") or f"sqlite:///{(data_dir / 'senim.db').resolve()}",
+            key_dir=Path(env.get("SENIM_KEY_DIR") or data_dir / "keys"),
+            signing_alg=_choice(env, "SENIM_SIGNING_ALG", "ES256", SIGNING_ALGS),
+            access_token_ttl=_int(env, "SENIM_ACCESS_TOKEN_TTL", 300, 30, 300),
+            refresh_token_ttl=_int(env, "SENIM_REFRESH_TOKEN_TTL", 30 * 24 * 3600, 60, 180 * 24 * 3600),
+            id_token_ttl=_int(env, "SENIM_ID_TOKEN_TTL", 300, 30, 3600),
+            authorization_code_ttl=_int(env, "SENIM_CODE_TTL", 60, 10, 60),
+            par_ttl=_int(env, "SENIM_PAR_TTL", 60, 60, 90),
+            interaction_ttl=_int(env, "SENIM_INTERACTION_TTL", 600, 60, 3600),
+            client_assertion_max_age=_int(env, "SENIM_CLIENT_ASSERTION_MAX_AGE", 300, 10, 3600),
+            dpop_iat_window=_int(env, "SENIM_DPOP_IAT_WINDOW", 60, 5, 300),
+            dpop_require_nonce=_bool(env, "SENIM_DPOP_REQUIRE_NONCE", False),
+            sms_backend=_choice(env, "SENIM_SMS_BACKEND", "outbox", SMS_BACKENDS),
+            workers=_int(env, "SENIM_WORKERS", 2, 1, 64),
+            log_level=(env.get("SENIM_LOG_LEVEL") or "INFO").upper(),
+            audit_log_path=Path(audit_path) if audit_path else None,
+        )
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **changes)
