@@ -75,7 +75,8 @@ class SenimAuthorizationServer(AuthorizationServer):
         ``htu`` is compared with the issuer-based URL of the endpoint, so that
         the check holds behind a TLS-terminating proxy.
         """
-        proofs = request.headers.getlist("DPoP")
+        # WSGI joins repeated headers with commas; a JWT never contains one.
+        proofs = [p.strip() for value in request.headers.getlist("DPoP") for p in value.split(",")]
         if optional and not proofs:
             return None
         proof = verify_dpop_proof(

@@ -52,6 +52,7 @@ class ApiUser:
 
     # -- credentials -------------------------------------------------------
     def assertion(self, **overrides: Any) -> str:
+        key = overrides.pop("_key", None) or self.key
         now = int(self.now())
         claims = {
             "iss": self.client_id,
@@ -63,7 +64,6 @@ class ApiUser:
         }
         claims.update(overrides)
         claims = {k: v for k, v in claims.items() if v is not None}
-        key = overrides.pop("_key", None) or self.key
         return jwt.encode({"alg": "ES256", "kid": self.kid}, claims, key)
 
     def client_auth(self, **overrides: Any) -> dict:

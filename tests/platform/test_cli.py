@@ -1,0 +1,78 @@
+"""The senim command, as operators and scripts use it."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+from joserfc.jwk import ECKey
+
+from senim.cli import main
+
+
+def _env(tmp_path) -> dict:  # noqa: ANN001
+    return {"SENIM_DATA_DIR": str(tmp_path), "SENIM_ISSUER": "http://senim.test"}
+
+
+def test_db_upgrade_demo_seed_and_clients_add(tmp_path) -> None:  # noqa: ANN001
+    runner = CliRunner()
+    env = _env(tmp_path)
+    assert runner.invoke(main, ["db", "upgrade"], env=env).exit_code == 0
+    seeded = runner.invoke(main, ["demo", "seed"], env=env)
+    assert seeded.exit_code == 0, seeded.output
+    assert "senim-demo-app" in seeded.output
+    again = runner.invoke(main, ["demo", "seed"], env=env)
+    assert "present" in again.output
+    key_file = tmp_path / "demo" / "demo-app-private.jwk.json"
+    assert key_file.stat().st_mode & 0o077 == 0
+
+    jwks = tmp_path / "jwks.json"
+    public = ECKey.generate_key("P-256").as_dict(private=False)
+    jwks.write_text(json.dumps({"keys": [public]}))
+    added = runner.invoke(main, ["clients", "add", "--name", "Kaspi test", "--jwks-file", str(jwks),
+                                 "--redirect-uri", "https://app.example/cb", "--scope", "openid accounts",
+                                 "--grant-type", "authorization_code", "--grant-type", "refresh_token"], env=env)
+    assert added.exit_code == 0, added.output
+    client = json.loads(added.output)
+    assert client["client_id"].startswith("senim-")
+    assert client["token_endpoint_auth_method"] == "private_key_jwt"
+    listed = runner.invoke(main, ["clients", "list"], env=env)
+    assert client["client_id"] in listed.output
+
+
+def test_clients_add_refuses_a_private_key_and_bad_redirects(tmp_path) -> None:  # noqa: ANN001
+    runner = CliRunner()
+    env = _env(tmp_path)
+    runner.invoke(main, ["db", "upgrade"], env=env)
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(json.dumps({"keys": [ECKey.generate_key("P-256").as_dict(private=True)]}))
+    result = runner.invoke(main, ["clients", "add", "--name", "x", "--jwks-file", str(jwks),
+                                  "--redirect-uri", "https://app.example/cb"], env=env)
+    assert result.exit_code != 0
+    assert "private key" in result.output
+    jwks.write_text(json.dumps({"keys": [ECKey.generate_key("P-256").as_dict(private=False)]}))
+    result = runner.invoke(main, ["clients", "add", "--name", "x", "--jwks-file", str(jwks),
+                                  "--redirect-uri", "http://app.example/cb"], env=env)
+    assert result.exit_code != 0
+    assert "https" in result.output
+    result = runner.invoke(main, ["clients", "list"], env=env)
+    assert result.output.strip() == ""
+
+
+def test_keys_rotate_keeps_old_key_published(tmp_path) -> None:  # noqa: ANN001
+    runner = CliRunner()
+    env = _env(tmp_path)
+    runner.invoke(main, ["db", "upgrade"], env=env)
+    before = [json.loads(line) for line in runner.invoke(main, ["keys", "list"], env=env).output.splitlines()]
+    rotated = json.loads(runner.invoke(main, ["keys", "rotate"], env=env).output.splitlines()[-1])
+    after = [json.loads(line) for line in runner.invoke(main, ["keys", "list"], env=env).output.splitlines()]
+    assert len(after) == len(before) + 1
+    assert after[0]["kid"] == rotated["kid"]
+    assert all(k["published"] for k in after)
+    assert after[1]["retired_at"] is not None
+
+
+def test_bad_setting_is_a_clear_cli_error(tmp_path) -> None:  # noqa: ANN001
+    result = CliRunner().invoke(main, ["clients", "list"], env={**_env(tmp_path), "SENIM_SIGNING_ALG": "none"})
+    assert result.exit_code != 0
+    assert "SENIM_SIGNING_ALG" in result.output
