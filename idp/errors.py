@@ -17,7 +17,7 @@ class Refusal(oauth.OAuth2Error):
 
     reason = "refused"
 
-    def __init__(self, description: str | None = None, **kwargs) -> None:
+    def __init__(self, description: str | None = None, **kwargs: object) -> None:
         text = description or self.description
         # RFC 6749 §5.2: error_description is restricted to printable ASCII
         # without '"' and '\\'; anything else a client sent is replaced.
@@ -205,11 +205,11 @@ class UseDPoPNonce(Refusal):
     reason = "dpop_nonce_required"
     description = "The DPoP proof must carry the server-provided nonce."
 
-    def __init__(self, nonce: str, **kwargs) -> None:
+    def __init__(self, nonce: str, **kwargs: object) -> None:
         super().__init__(**kwargs)
         self.nonce = nonce
 
-    def get_headers(self):
+    def get_headers(self) -> list[tuple[str, str]]:
         return [*super().get_headers(), ("DPoP-Nonce", self.nonce)]
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import hmac
 
 from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc6749.requests import OAuth2Request
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from sqlalchemy import select, update
 
@@ -71,7 +72,7 @@ class SenimGrant:
         for name in checks:
             getattr(self, name)()
 
-    def respond(self, body: dict, event: str):  # noqa: ANN201
+    def respond(self, body: dict, event: str) -> tuple[int, dict, list]:
         db.session.commit()
         audit(
             event,
@@ -97,7 +98,7 @@ class AuthorizationCodeGrant(SenimGrant, grants.AuthorizationCodeGrant):
     )
 
     @classmethod
-    def check_authorization_endpoint(cls, request) -> bool:  # noqa: ANN001
+    def check_authorization_endpoint(cls, request: OAuth2Request) -> bool:
         return False  # /authorize is Senim's own PAR-only pipeline (idp.authorize)
 
     def validate_token_request(self) -> None:
@@ -148,7 +149,7 @@ class AuthorizationCodeGrant(SenimGrant, grants.AuthorizationCodeGrant):
         if not hmac.compare_digest(create_s256_code_challenge(verifier), expected):
             raise errors.PkceVerifierMismatch()
 
-    def create_token_response(self):  # noqa: ANN201
+    def create_token_response(self) -> tuple[int, dict, list]:
         authz = self.request.authorization
         if authz.dpop_jkt is None:
             authz.dpop_jkt = self.request.dpop.jkt
@@ -223,7 +224,7 @@ class RefreshTokenGrant(SenimGrant, grants.RefreshTokenGrant):
             raise errors.InvalidScope("The requested scope exceeds the original grant.")
         self.request.granted_scope = " ".join(asked) if asked else " ".join(granted)
 
-    def create_token_response(self):  # noqa: ANN201
+    def create_token_response(self) -> tuple[int, dict, list]:
         authz = self.request.authorization
         body = issue_tokens(
             TokenGrant(
@@ -254,7 +255,7 @@ class ClientCredentialsGrant(SenimGrant, grants.ClientCredentialsGrant):
             raise errors.InvalidScope("The requested scope is not allowed for this client.")
         self.request.granted_scope = " ".join(dict.fromkeys(asked))
 
-    def create_token_response(self):  # noqa: ANN201
+    def create_token_response(self) -> tuple[int, dict, list]:
         body = issue_tokens(
             TokenGrant(
                 client=self.request.client,

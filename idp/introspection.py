@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from authlib.oauth2.rfc6749.requests import OAuth2Request
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from sqlalchemy import select, update
 
 from idp.errors import InvalidToken
-from idp.models import Authorization, IssuedToken, secret_hash
+from idp.models import Authorization, Client, IssuedToken, secret_hash
 from idp.tokens import ACCESS_TOKEN, REFRESH_TOKEN, decode_access_token, revoke_authorization
 from senim import clock
 from senim.audit import audit
@@ -29,7 +30,7 @@ class KnownToken:
     record: IssuedToken
     claims: dict | None  # the access token's claims; None for a refresh token
 
-    def check_client(self, client) -> bool:  # noqa: ANN001
+    def check_client(self, client: Client) -> bool:
         # RFC 7009 §2.1: a client may revoke only tokens issued to it.
         return self.record.client_id == client.client_id
 
@@ -73,10 +74,10 @@ class SenimIntrospectionEndpoint(IntrospectionEndpoint):
     def query_token(self, token_string: str, token_type_hint: str | None) -> KnownToken | None:
         return find_token(token_string, token_type_hint)
 
-    def check_permission(self, token: KnownToken, client, request) -> bool:  # noqa: ANN001
+    def check_permission(self, token: KnownToken, client: Client, request: OAuth2Request) -> bool:
         return token.record.client_id == client.client_id
 
-    def create_endpoint_response(self, request):  # noqa: ANN001, ANN201
+    def create_endpoint_response(self, request: OAuth2Request) -> tuple[int, dict, list]:
         status, body, headers = super().create_endpoint_response(request)
         db.session.commit()  # replay cache of the client assertion
         audit("token.introspected", client_id=request.client.client_id, active=body.get("active"))
@@ -110,7 +111,7 @@ class SenimRevocationEndpoint(RevocationEndpoint):
     def query_token(self, token_string: str, token_type_hint: str | None) -> KnownToken | None:
         return find_token(token_string, token_type_hint)
 
-    def revoke_token(self, token: KnownToken, request) -> None:  # noqa: ANN001
+    def revoke_token(self, token: KnownToken, request: OAuth2Request) -> None:
         record = token.record
         if record.kind == REFRESH_TOKEN and record.authorization_id:
             # RFC 7009 §2.1: revoking a refresh token revokes the grant's access tokens too.
@@ -123,7 +124,7 @@ class SenimRevocationEndpoint(RevocationEndpoint):
             )
         audit("token.revoked", client_id=record.client_id, kind=record.kind, grant_id=record.authorization_id)
 
-    def create_endpoint_response(self, request):  # noqa: ANN001, ANN201
+    def create_endpoint_response(self, request: OAuth2Request) -> tuple[int, dict, list]:
         result = super().create_endpoint_response(request)
         db.session.commit()
         return result

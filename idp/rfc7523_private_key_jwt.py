@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from functools import lru_cache
 
+from authlib.oauth2.rfc6749.requests import OAuth2Request
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -25,6 +27,7 @@ from idp.errors import (
     ClientAssertionTooLongLived,
     ClientDisabled,
 )
+from idp.models import Client
 from idp.replay import consume_jti
 from senim import clock
 
@@ -51,7 +54,7 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
         self.issuer = issuer
         self.max_age = max_age
 
-    def __call__(self, query_client, request):  # noqa: ANN001 - Authlib's signature
+    def __call__(self, query_client: Callable[[str], Client | None], request: OAuth2Request) -> Client | None:
         client = super().__call__(query_client, request)
         if client is not None and client.disabled_at is not None:
             raise ClientDisabled()
@@ -60,10 +63,10 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
     def get_audiences(self) -> list[str]:
         return [self.issuer]
 
-    def resolve_client_public_key(self, client) -> KeySet:  # noqa: ANN001
+    def resolve_client_public_key(self, client: Client) -> KeySet:
         return client_keyset(client.jwks)
 
-    def process_assertion_claims(self, assertion: str, resolve_key):  # noqa: ANN001
+    def process_assertion_claims(self, assertion: str, resolve_key: KeySet) -> dict:
         try:
             token = jwt.decode(assertion, resolve_key, algorithms=list(CLIENT_ASSERTION_ALGS))
         except JoseError:

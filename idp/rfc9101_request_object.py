@@ -13,7 +13,8 @@ from __future__ import annotations
 from joserfc import jwt
 from joserfc.errors import JoseError
 
-from idp.errors import InvalidRequestObject
+from idp.errors import InvalidRequestObject, Refusal
+from idp.models import Client
 from idp.replay import consume_jti
 from idp.rfc7523_private_key_jwt import CLIENT_ASSERTION_ALGS, client_keyset
 from senim import clock
@@ -21,14 +22,14 @@ from senim import clock
 MAX_LIFETIME = 3600
 
 
-def parse_request_object(request_object: str, client, issuer: str) -> dict:  # noqa: ANN001
+def parse_request_object(request_object: str, client: Client, issuer: str) -> dict:
     """The verified claims of ``request_object`` (the authorization parameters)."""
     try:
         keyset = client_keyset(client.jwks)
         token = jwt.decode(request_object, keyset, algorithms=list(CLIENT_ASSERTION_ALGS))
     except (JoseError, ValueError):
         raise InvalidRequestObject("The request object signature is invalid.") from None
-    except Exception:
+    except Refusal:
         raise InvalidRequestObject("The request object cannot be verified with the client's keys.") from None
     claims = dict(token.claims)
     registry = jwt.JWTClaimsRegistry(
@@ -51,11 +52,11 @@ def parse_request_object(request_object: str, client, issuer: str) -> dict:  # n
     if "request" in claims or "request_uri" in claims:
         raise InvalidRequestObject("A request object must not nest request or request_uri.")
     jti = claims.get("jti")
-    if jti is not None:
-        if not isinstance(jti, str) or not consume_jti(
-            "request_object", f"{client.client_id}:{jti}", claims["exp"]
-        ):
-            raise InvalidRequestObject("The request object has been used before.")
+    fresh = jti is None or (
+        isinstance(jti, str) and consume_jti("request_object", f"{client.client_id}:{jti}", claims["exp"])
+    )
+    if not fresh:
+        raise InvalidRequestObject("The request object has been used before.")
     for name in ("iss", "aud", "exp", "nbf", "iat", "jti"):
         claims.pop(name, None)
     return claims

@@ -27,10 +27,14 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from authlib.consts import default_json_headers
+from authlib.oauth2.rfc6749 import AuthorizationServer
 from authlib.oauth2.rfc6749.endpoint import Endpoint, EndpointRequest
+from authlib.oauth2.rfc6749.requests import OAuth2Request
 
 from idp import errors
 from idp.models import Client, PushedAuthorizationRequest, secret_hash
@@ -166,16 +170,23 @@ class Checks:
 
 class PushedAuthorizationEndpoint(Endpoint):
     ENDPOINT_NAME = "pushed_authorization"
-    CLIENT_AUTH_METHODS = ["private_key_jwt"]
+    CLIENT_AUTH_METHODS: ClassVar[list[str]] = ["private_key_jwt"]
 
-    def __init__(self, server, issuer: str, ttl: int, scopes: tuple[str, ...], dpop) -> None:  # noqa: ANN001
+    def __init__(
+        self,
+        server: AuthorizationServer,
+        issuer: str,
+        ttl: int,
+        scopes: tuple[str, ...],
+        dpop: Callable[..., str | None],
+    ) -> None:
         super().__init__(server)
         self.issuer = issuer
         self.ttl = ttl
         self.scopes = scopes
         self.dpop = dpop  # callable(htu_path) -> jkt | None, for an optional DPoP header
 
-    def validate_request(self, request) -> PushedRequest:  # noqa: ANN001
+    def validate_request(self, request: OAuth2Request) -> PushedRequest:
         if request.method != "POST":
             raise errors.InvalidRequest("Use POST.")
         client = self.server.authenticate_client(request, self.CLIENT_AUTH_METHODS, "par")
@@ -193,7 +204,7 @@ class PushedAuthorizationEndpoint(Endpoint):
         Checks.check_dpop_binding(params, self.dpop(optional=True))
         return PushedRequest(request=request, client=client, parameters=params)
 
-    def create_response(self, validated: PushedRequest):  # noqa: ANN201
+    def create_response(self, validated: PushedRequest) -> tuple[int, dict, list]:
         now = clock.now_int()
         handle = secrets.token_urlsafe(32)
         request_uri = REQUEST_URI_PREFIX + handle

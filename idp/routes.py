@@ -8,7 +8,7 @@ from flask import Blueprint, Response, current_app, jsonify, make_response, redi
 from idp import authorize as authz_flow
 from idp import errors
 from idp.server import SenimAuthorizationServer
-from idp.tokens import keyring, verify_access_token
+from idp.tokens import VerifiedAccessToken, keyring, verify_access_token
 from senim.audit import audit
 from senim.database import db
 
@@ -141,7 +141,7 @@ def _resource_error(error: errors.Refusal) -> Response:
     return response
 
 
-def authenticate_resource_request(required_scope: str | None = None):  # noqa: ANN201
+def authenticate_resource_request(required_scope: str | None = None) -> VerifiedAccessToken:
     """Checks of a protected resource request, in order: DPoP authorization
     scheme, access token valid now, DPoP proof bound to the token (``ath``,
     ``cnf.jkt``), scope."""

@@ -11,7 +11,9 @@ modules named for their standard: ``rfc9126_par``, ``rfc9449_dpop``,
 from __future__ import annotations
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
-from flask import Flask, request
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749.requests import OAuth2Request
+from flask import Flask, Response, request
 from sqlalchemy import select
 
 from idp import errors
@@ -61,7 +63,7 @@ class SenimAuthorizationServer(AuthorizationServer):
         return db.session.scalar(select(Client).where(Client.client_id == client_id))
 
     @staticmethod
-    def _no_save(token: dict, request) -> None:  # noqa: ANN001
+    def _no_save(token: dict, request: OAuth2Request) -> None:
         raise RuntimeError("grants record what they issue themselves (idp.tokens)")
 
     def verify_dpop_for_request(
@@ -92,7 +94,7 @@ class SenimAuthorizationServer(AuthorizationServer):
         )
         return proof.jkt if optional else proof
 
-    def handle_error_response(self, request, error):  # noqa: ANN001, ANN201
+    def handle_error_response(self, request: OAuth2Request, error: OAuth2Error) -> Response:
         """Every refusal: audited, and what it changed (a consumed ``jti``, a
         revoked grant after a reused code) is kept."""
         db.session.commit()

@@ -22,6 +22,7 @@ from idp.models import Authorization, Client, IssuedToken, secret_hash
 from senim import clock
 from senim.database import db
 from senim.keys import KeyRing
+from senim.settings import Settings
 
 ACCESS_TOKEN = "access_token"
 REFRESH_TOKEN = "refresh_token"
@@ -31,7 +32,7 @@ def keyring() -> KeyRing:
     return current_app.extensions["senim.keyring"]
 
 
-def settings():  # noqa: ANN201 - avoids an import cycle with senim.app
+def settings() -> Settings:
     return current_app.extensions["senim.settings"]
 
 

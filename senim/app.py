@@ -88,8 +88,8 @@ def _register_platform_routes(app: Flask) -> None:
         except Exception:  # noqa: BLE001 - reported, not raised
             checks["database"] = "unavailable"
         try:
-            app.extensions["senim.keyring"].signing_key
-            checks["signing_key"] = "ok"
+            key = app.extensions["senim.keyring"].signing_key
+            checks["signing_key"] = "ok" if key else "missing"
         except Exception:  # noqa: BLE001
             checks["signing_key"] = "missing"
         ready = all(v == "ok" for v in checks.values())

@@ -38,7 +38,7 @@ def init_database(app: Flask, database_url: str) -> None:
 
 
 @event.listens_for(Engine, "connect")
-def _sqlite_pragmas(dbapi_connection, connection_record) -> None:  # noqa: ANN001
+def _sqlite_pragmas(dbapi_connection: object, connection_record: object) -> None:
     module = type(dbapi_connection).__module__
     if not module.startswith("sqlite3"):
         return

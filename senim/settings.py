@@ -7,7 +7,7 @@ under ``SENIM_DATA_DIR`` (``./instance``), the server on ``127.0.0.1:8000``.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 ENVIRONMENTS = ("development", "test", "production")
@@ -72,7 +72,6 @@ class Settings:
     workers: int = 2
     log_level: str = "INFO"
     audit_log_path: Path | None = None
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def production(self) -> bool:

@@ -37,9 +37,18 @@ print(json.dumps({
 
 def test_face_recognition_computes_real_encodings() -> None:
     result = subprocess.run(
-        [sys.executable, "-c", _PROBE, str(FACES / "obama_1.jpg"), str(FACES / "obama_2.jpg"),
-         str(FACES / "biden_2.jpg")],
-        capture_output=True, text=True, timeout=120, check=False,
+        [
+            sys.executable,
+            "-c",
+            _PROBE,
+            str(FACES / "obama_1.jpg"),
+            str(FACES / "obama_2.jpg"),
+            str(FACES / "biden_2.jpg"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip(), f"face_recognition printed nothing (broken install?): {result.stderr}"

@@ -11,7 +11,7 @@ from joserfc import jwt
 from tests.support import flow
 
 
-def test_discovery_documents_validate_and_match_the_endpoints(http) -> None:  # noqa: ANN001
+def test_discovery_documents_validate_and_match_the_endpoints(http) -> None:
     oidc = http.get("/.well-known/openid-configuration").get_json()
     oauth = http.get("/.well-known/oauth-authorization-server").get_json()
     assert oidc == oauth
@@ -32,13 +32,19 @@ def test_discovery_documents_validate_and_match_the_endpoints(http) -> None:  # 
     assert oidc["authorization_response_iss_parameter_supported"] is True
     assert "account_information" in oidc["authorization_details_types_supported"]
     assert "ES256" in oidc["dpop_signing_alg_values_supported"]
-    for name in ("token_endpoint", "pushed_authorization_request_endpoint", "jwks_uri", "userinfo_endpoint",
-                 "introspection_endpoint", "revocation_endpoint"):
+    for name in (
+        "token_endpoint",
+        "pushed_authorization_request_endpoint",
+        "jwks_uri",
+        "userinfo_endpoint",
+        "introspection_endpoint",
+        "revocation_endpoint",
+    ):
         path = oidc[name].removeprefix("http://senim.test")
         assert http.open(path, method="OPTIONS").status_code in (200, 405), name
 
 
-def test_jwks_keeps_the_old_key_after_rotation_until_its_tokens_expire(app, api_user, clock) -> None:  # noqa: ANN001
+def test_jwks_keeps_the_old_key_after_rotation_until_its_tokens_expire(app, api_user, clock) -> None:
     ring = app.extensions["senim.keyring"]
     token = flow.tokens(api_user)["access_token"]
     old_kid = jwt.decode(token, ring.verification_keyset()).header["kid"]
@@ -49,37 +55,40 @@ def test_jwks_keeps_the_old_key_after_rotation_until_its_tokens_expire(app, api_
         new_token = api_user.client_credentials().get_json()["access_token"]
         assert jwt.decode(new_token, ring.verification_keyset()).header["kid"] == ring.signing_key.kid
         # the old token still verifies while it may live
-        assert api_user.http.post("/introspect", data={"token": token, **api_user.client_auth()}).get_json()["active"]
+        assert api_user.http.post("/introspect", data={"token": token, **api_user.client_auth()}).get_json()[
+            "active"
+        ]
         later = clock.now() + ring.retention_seconds + 1
         assert old_kid not in {k["kid"] for k in ring.jwks(now=later)["keys"]}
     finally:
         ring.prune(now=clock.now() + ring.retention_seconds + 1)
 
 
-def test_jwks_publishes_public_keys_only(http) -> None:  # noqa: ANN001
+def test_jwks_publishes_public_keys_only(http) -> None:
     for key in http.get("/jwks").get_json()["keys"]:
         assert "d" not in key
         assert key["use"] == "sig"
         assert key["alg"] in ("ES256", "PS256")
 
 
-def test_key_files_are_private(app) -> None:  # noqa: ANN001
+def test_key_files_are_private(app) -> None:
     ring = app.extensions["senim.keyring"]
     for path in ring.key_dir.iterdir():
         assert path.stat().st_mode & 0o077 == 0, path
 
 
-def test_ps256_signing_keys_work(tmp_path) -> None:  # noqa: ANN001
+def test_ps256_signing_keys_work(tmp_path) -> None:
     from senim.keys import KeyRing
 
     ring = KeyRing(tmp_path / "keys", "PS256", retention_seconds=600)
     ring.ensure()
-    token = jwt.encode({"alg": "PS256", "kid": ring.signing_key.kid}, {"a": 1}, ring.signing_key.key,
-                       algorithms=["PS256"])
+    token = jwt.encode(
+        {"alg": "PS256", "kid": ring.signing_key.kid}, {"a": 1}, ring.signing_key.key, algorithms=["PS256"]
+    )
     assert jwt.decode(token, ring.verification_keyset(), algorithms=["PS256"]).claims == {"a": 1}
 
 
-def test_health_and_readiness(http) -> None:  # noqa: ANN001
+def test_health_and_readiness(http) -> None:
     assert http.get("/healthz").get_json() == {"status": "ok"}
     ready = http.get("/readyz")
     assert ready.status_code == 200

@@ -11,14 +11,14 @@ from idp.authorize import complete_interaction
 from tests.support import flow
 
 
-def _par_error(response, error: str = "invalid_request") -> str:  # noqa: ANN001
+def _par_error(response, error: str = "invalid_request") -> str:
     body = response.get_json()
     assert response.status_code in (400, 401), body
     assert body["error"] == error, body
     return body["error_description"]
 
 
-def _authorize(api_user, request_uri: str, **extra: str):  # noqa: ANN001, ANN202
+def _authorize(api_user, request_uri: str, **extra: str):
     return api_user.http.get(
         "/authorize",
         query_string={"client_id": api_user.client_id, "request_uri": request_uri, **extra},
@@ -26,7 +26,7 @@ def _authorize(api_user, request_uri: str, **extra: str):  # noqa: ANN001, ANN20
     )
 
 
-def test_par_returns_single_use_request_uri_with_short_lifetime(api_user) -> None:  # noqa: ANN001
+def test_par_returns_single_use_request_uri_with_short_lifetime(api_user) -> None:
     response = api_user.par()
     body = response.get_json()
     assert response.status_code == 201
@@ -35,69 +35,83 @@ def test_par_returns_single_use_request_uri_with_short_lifetime(api_user) -> Non
     assert response.headers["Cache-Control"] == "no-store"
 
 
-def test_par_without_pkce_is_refused(api_user) -> None:  # noqa: ANN001
+def test_par_without_pkce_is_refused(api_user) -> None:
     assert "PKCE" in _par_error(api_user.par(code_challenge=None, code_challenge_method=None))
 
 
-def test_par_with_plain_pkce_is_refused(api_user) -> None:  # noqa: ANN001
+def test_par_with_plain_pkce_is_refused(api_user) -> None:
     assert "PKCE" in _par_error(api_user.par(code_challenge_method="plain"))
 
 
-def test_par_with_unregistered_redirect_uri_is_refused(api_user) -> None:  # noqa: ANN001
+def test_par_with_unregistered_redirect_uri_is_refused(api_user) -> None:
     assert "redirect_uri" in _par_error(api_user.par(redirect_uri="https://app.example/cb/other"))
 
 
-def test_par_with_redirect_uri_differing_only_in_case_is_refused(api_user) -> None:  # noqa: ANN001
+def test_par_with_redirect_uri_differing_only_in_case_is_refused(api_user) -> None:
     _par_error(api_user.par(redirect_uri="https://APP.example/cb"))
 
 
-def test_par_with_implicit_or_hybrid_response_type_is_refused(api_user) -> None:  # noqa: ANN001
+def test_par_with_implicit_or_hybrid_response_type_is_refused(api_user) -> None:
     _par_error(api_user.par(response_type="token"), "unsupported_response_type")
     _par_error(api_user.par(response_type="code id_token"), "unsupported_response_type")
 
 
-def test_par_with_request_uri_parameter_is_refused(api_user) -> None:  # noqa: ANN001
+def test_par_with_request_uri_parameter_is_refused(api_user) -> None:
     _par_error(api_user.par(request_uri="urn:ietf:params:oauth:request_uri:x"))
 
 
-def test_par_with_scope_the_client_may_not_ask_is_refused(api_user) -> None:  # noqa: ANN001
+def test_par_with_scope_the_client_may_not_ask_is_refused(api_user) -> None:
     _par_error(api_user.par(scope="openid payments"), "invalid_scope")
 
 
-def test_par_with_unknown_authorization_details_type_is_refused(api_user) -> None:  # noqa: ANN001
+def test_par_with_unknown_authorization_details_type_is_refused(api_user) -> None:
     details = json.dumps([{"type": "payment_initiation", "amount": 1}])
     _par_error(api_user.par(authorization_details=details), "invalid_authorization_details")
 
 
-def test_par_with_account_information_without_consent_id_is_refused(api_user) -> None:  # noqa: ANN001
+def test_par_with_account_information_without_consent_id_is_refused(api_user) -> None:
     details = json.dumps([{"type": "account_information"}])
     _par_error(api_user.par(authorization_details=details), "invalid_authorization_details")
 
 
-def test_par_with_malformed_authorization_details_is_refused(api_user) -> None:  # noqa: ANN001
+def test_par_with_malformed_authorization_details_is_refused(api_user) -> None:
     _par_error(api_user.par(authorization_details="{not json"), "invalid_authorization_details")
 
 
-def test_par_with_client_id_of_another_client_is_refused(api_user) -> None:  # noqa: ANN001
+def test_par_with_client_id_of_another_client_is_refused(api_user) -> None:
     assert "client_id" in _par_error(api_user.par(client_id="app-2"))
 
 
-def test_par_requires_client_authentication(api_user) -> None:  # noqa: ANN001
+def test_par_requires_client_authentication(api_user) -> None:
     _par_error(api_user.par(auth={"client_id": "app-1"}), "invalid_client")
 
 
-def test_par_accepts_signed_request_object_and_uses_only_its_parameters(app, api_user) -> None:  # noqa: ANN001
+def test_par_accepts_signed_request_object_and_uses_only_its_parameters(app, api_user) -> None:
     from tests.support.api_user import pkce_pair
 
     verifier, challenge = pkce_pair()
     now = int(api_user.now())
     claims = {
-        "iss": "app-1", "aud": "http://senim.test", "exp": now + 60, "nbf": now, "jti": "ro-1",
-        "client_id": "app-1", "response_type": "code", "redirect_uri": "https://app.example/cb",
-        "scope": "openid", "state": "from-object", "code_challenge": challenge, "code_challenge_method": "S256",
+        "iss": "app-1",
+        "aud": "http://senim.test",
+        "exp": now + 60,
+        "nbf": now,
+        "jti": "ro-1",
+        "client_id": "app-1",
+        "response_type": "code",
+        "redirect_uri": "https://app.example/cb",
+        "scope": "openid",
+        "state": "from-object",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
     }
     request_object = jwt.encode({"alg": "ES256", "kid": "k1"}, claims, api_user.key)
-    data = {"client_id": "app-1", "request": request_object, "state": "outside-ignored", **api_user.client_auth()}
+    data = {
+        "client_id": "app-1",
+        "request": request_object,
+        "state": "outside-ignored",
+        **api_user.client_auth(),
+    }
     pushed = api_user.http.post("/par", data=data)
     assert pushed.status_code == 201, pushed.get_json()
     response = _authorize(api_user, pushed.get_json()["request_uri"])
@@ -107,25 +121,38 @@ def test_par_accepts_signed_request_object_and_uses_only_its_parameters(app, api
     assert params["state"] == "from-object"
     assert api_user.exchange(params["code"], verifier=verifier).status_code == 200
 
-    replay = api_user.http.post("/par", data={"client_id": "app-1", "request": request_object, **api_user.client_auth()})
+    replay = api_user.http.post(
+        "/par", data={"client_id": "app-1", "request": request_object, **api_user.client_auth()}
+    )
     _par_error(replay, "invalid_request_object")
 
 
-def test_par_refuses_request_object_signed_by_another_key(api_user) -> None:  # noqa: ANN001
+def test_par_refuses_request_object_signed_by_another_key(api_user) -> None:
     from joserfc.jwk import ECKey
 
     now = int(api_user.now())
-    claims = {"iss": "app-1", "aud": "http://senim.test", "exp": now + 60, "client_id": "app-1",
-              "response_type": "code"}
+    claims = {
+        "iss": "app-1",
+        "aud": "http://senim.test",
+        "exp": now + 60,
+        "client_id": "app-1",
+        "response_type": "code",
+    }
     forged = jwt.encode({"alg": "ES256"}, claims, ECKey.generate_key("P-256"))
-    response = api_user.http.post("/par", data={"client_id": "app-1", "request": forged, **api_user.client_auth()})
+    response = api_user.http.post(
+        "/par", data={"client_id": "app-1", "request": forged, **api_user.client_auth()}
+    )
     _par_error(response, "invalid_request_object")
 
 
-def test_authorize_without_par_is_refused(api_user) -> None:  # noqa: ANN001
+def test_authorize_without_par_is_refused(api_user) -> None:
     response = api_user.http.get(
         "/authorize",
-        query_string={"client_id": "app-1", "response_type": "code", "redirect_uri": "https://app.example/cb"},
+        query_string={
+            "client_id": "app-1",
+            "response_type": "code",
+            "redirect_uri": "https://app.example/cb",
+        },
         headers={"Accept": "application/json"},
     )
     assert response.status_code == 400
@@ -133,7 +160,7 @@ def test_authorize_without_par_is_refused(api_user) -> None:  # noqa: ANN001
     assert "Location" not in response.headers
 
 
-def test_authorize_with_parameters_outside_par_is_refused(api_user) -> None:  # noqa: ANN001
+def test_authorize_with_parameters_outside_par_is_refused(api_user) -> None:
     request_uri = api_user.par().get_json()["request_uri"]
     response = _authorize(api_user, request_uri, redirect_uri="https://evil.example/cb")
     assert response.status_code == 400
@@ -141,20 +168,20 @@ def test_authorize_with_parameters_outside_par_is_refused(api_user) -> None:  # 
     assert "Location" not in response.headers
 
 
-def test_authorize_with_unknown_request_uri_is_refused(api_user) -> None:  # noqa: ANN001
+def test_authorize_with_unknown_request_uri_is_refused(api_user) -> None:
     response = _authorize(api_user, "urn:ietf:params:oauth:request_uri:nope")
     assert response.status_code == 400
     assert response.get_json()["error"] == "invalid_request_uri"
 
 
-def test_authorize_with_expired_request_uri_is_refused(api_user, clock) -> None:  # noqa: ANN001
+def test_authorize_with_expired_request_uri_is_refused(api_user, clock) -> None:
     request_uri = api_user.par().get_json()["request_uri"]
     clock.advance(61)
     response = _authorize(api_user, request_uri)
     assert response.get_json()["error"] == "invalid_request_uri"
 
 
-def test_authorize_with_reused_request_uri_is_refused(api_user) -> None:  # noqa: ANN001
+def test_authorize_with_reused_request_uri_is_refused(api_user) -> None:
     request_uri = api_user.par().get_json()["request_uri"]
     assert _authorize(api_user, request_uri).status_code == 303
     second = _authorize(api_user, request_uri)
@@ -162,26 +189,29 @@ def test_authorize_with_reused_request_uri_is_refused(api_user) -> None:  # noqa
     assert second.get_json()["error"] == "invalid_request_uri"
 
 
-def test_authorize_with_request_uri_of_another_client_is_refused(app, api_user) -> None:  # noqa: ANN001
+def test_authorize_with_request_uri_of_another_client_is_refused(app, api_user) -> None:
     from tests.conftest import register
 
     register(app, client_id="app-2")
     request_uri = api_user.par().get_json()["request_uri"]
     response = api_user.http.get(
-        "/authorize", query_string={"client_id": "app-2", "request_uri": request_uri},
+        "/authorize",
+        query_string={"client_id": "app-2", "request_uri": request_uri},
         headers={"Accept": "application/json"},
     )
     assert response.get_json()["error"] == "invalid_request_uri"
 
 
-def test_authorize_error_page_for_browsers_is_html(api_user) -> None:  # noqa: ANN001
-    response = api_user.http.get("/authorize", query_string={"client_id": "app-1"}, headers={"Accept": "text/html"})
+def test_authorize_error_page_for_browsers_is_html(api_user) -> None:
+    response = api_user.http.get(
+        "/authorize", query_string={"client_id": "app-1"}, headers={"Accept": "text/html"}
+    )
     assert response.status_code == 400
     assert "text/html" in response.headers["Content-Type"]
     assert "cannot continue" in response.get_data(as_text=True)
 
 
-def test_customer_rejection_redirects_with_access_denied_state_and_iss(api_user) -> None:  # noqa: ANN001
+def test_customer_rejection_redirects_with_access_denied_state_and_iss(api_user) -> None:
     params = flow.authorize(api_user, approved=False)
     assert params["error"] == "access_denied"
     assert params["state"] == api_user.state
@@ -189,24 +219,28 @@ def test_customer_rejection_redirects_with_access_denied_state_and_iss(api_user)
     assert "code" not in params
 
 
-def test_resume_from_another_browser_is_refused(app, api_user) -> None:  # noqa: ANN001
+def test_resume_from_another_browser_is_refused(app, api_user) -> None:
     interaction_id = flow.start(api_user)
     complete_interaction(interaction_id, subject="c1", approved=True)
     other_browser = app.test_client()
-    response = other_browser.get(f"/authorize/resume/{interaction_id}", headers={"Accept": "application/json"})
+    response = other_browser.get(
+        f"/authorize/resume/{interaction_id}", headers={"Accept": "application/json"}
+    )
     assert response.status_code == 400
     assert response.get_json()["error"] == "invalid_request"
     # the rightful browser still can
     assert "code" in flow.resume(api_user, interaction_id)
 
 
-def test_resume_before_the_customer_finished_is_refused(api_user) -> None:  # noqa: ANN001
+def test_resume_before_the_customer_finished_is_refused(api_user) -> None:
     interaction_id = flow.start(api_user)
-    response = api_user.http.get(f"/authorize/resume/{interaction_id}", headers={"Accept": "application/json"})
+    response = api_user.http.get(
+        f"/authorize/resume/{interaction_id}", headers={"Accept": "application/json"}
+    )
     assert response.status_code == 400
 
 
-def test_resume_twice_is_refused(api_user) -> None:  # noqa: ANN001
+def test_resume_twice_is_refused(api_user) -> None:
     interaction_id = flow.start(api_user)
     complete_interaction(interaction_id, subject="c1", approved=True)
     flow.resume(api_user, interaction_id)
@@ -214,7 +248,7 @@ def test_resume_twice_is_refused(api_user) -> None:  # noqa: ANN001
     assert again.status_code == 400
 
 
-def test_expired_interaction_cannot_be_completed_or_resumed(api_user, clock) -> None:  # noqa: ANN001
+def test_expired_interaction_cannot_be_completed_or_resumed(api_user, clock) -> None:
     import pytest
 
     from idp.errors import InteractionInvalid

@@ -9,45 +9,47 @@ from senim.database import db
 from tests.support import flow
 
 
-def _error(response, error: str = "invalid_grant") -> str:  # noqa: ANN001
+def _error(response, error: str = "invalid_grant") -> str:
     body = response.get_json()
     assert response.status_code == 400, body
     assert body["error"] == error, body
     return body["error_description"]
 
 
-def _introspect(api_user, token: str) -> dict:  # noqa: ANN001
+def _introspect(api_user, token: str) -> dict:
     response = api_user.http.post("/introspect", data={"token": token, **api_user.client_auth()})
     assert response.status_code == 200, response.get_json()
     return response.get_json()
 
 
-def test_wrong_code_verifier_is_refused(api_user) -> None:  # noqa: ANN001
+def test_wrong_code_verifier_is_refused(api_user) -> None:
     params = flow.authorize(api_user)
     assert "code_verifier" in _error(api_user.exchange(params["code"], verifier="x" * 43))
 
 
-def test_missing_code_verifier_is_refused(api_user) -> None:  # noqa: ANN001
+def test_missing_code_verifier_is_refused(api_user) -> None:
     params = flow.authorize(api_user)
     _error(api_user.exchange(params["code"], verifier=""))
 
 
-def test_redirect_uri_mismatch_at_token_endpoint_is_refused(api_user) -> None:  # noqa: ANN001
+def test_redirect_uri_mismatch_at_token_endpoint_is_refused(api_user) -> None:
     params = flow.authorize(api_user)
-    assert "redirect_uri" in _error(api_user.exchange(params["code"], redirect_uri="https://app.example/other"))
+    assert "redirect_uri" in _error(
+        api_user.exchange(params["code"], redirect_uri="https://app.example/other")
+    )
 
 
-def test_unknown_code_is_refused(api_user) -> None:  # noqa: ANN001
+def test_unknown_code_is_refused(api_user) -> None:
     _error(api_user.exchange("not-a-code", verifier="v" * 43))
 
 
-def test_expired_code_is_refused(api_user, clock) -> None:  # noqa: ANN001
+def test_expired_code_is_refused(api_user, clock) -> None:
     params = flow.authorize(api_user)
     clock.advance(61)
     assert "expired" in _error(api_user.exchange(params["code"]))
 
 
-def test_reused_code_is_refused_and_revokes_what_it_issued(api_user) -> None:  # noqa: ANN001
+def test_reused_code_is_refused_and_revokes_what_it_issued(api_user) -> None:
     params = flow.authorize(api_user)
     first = api_user.exchange(params["code"]).get_json()
     assert _introspect(api_user, first["access_token"])["active"] is True
@@ -59,7 +61,7 @@ def test_reused_code_is_refused_and_revokes_what_it_issued(api_user) -> None:  #
     assert authz.revoked_reason == "code_reused"
 
 
-def test_code_of_another_client_is_refused(app, api_user) -> None:  # noqa: ANN001
+def test_code_of_another_client_is_refused(app, api_user) -> None:
     from tests.conftest import register
     from tests.support.api_user import ApiUser
 
@@ -70,7 +72,7 @@ def test_code_of_another_client_is_refused(app, api_user) -> None:  # noqa: ANN0
     assert api_user.exchange(params["code"]).status_code == 200
 
 
-def test_refresh_token_reuse_revokes_the_whole_family(api_user) -> None:  # noqa: ANN001
+def test_refresh_token_reuse_revokes_the_whole_family(api_user) -> None:
     first = flow.tokens(api_user)
     second = api_user.refresh(first["refresh_token"]).get_json()
     assert "already been used" in _error(api_user.refresh(first["refresh_token"]))
@@ -79,41 +81,45 @@ def test_refresh_token_reuse_revokes_the_whole_family(api_user) -> None:  # noqa
     assert _introspect(api_user, second["access_token"]) == {"active": False}
 
 
-def test_expired_refresh_token_is_refused(app, api_user, clock) -> None:  # noqa: ANN001
+def test_expired_refresh_token_is_refused(app, api_user, clock) -> None:
     first = flow.tokens(api_user)
     clock.advance(app.extensions["senim.settings"].refresh_token_ttl + 1)
     _error(api_user.refresh(first["refresh_token"]))
 
 
-def test_refresh_cannot_widen_scope(api_user) -> None:  # noqa: ANN001
+def test_refresh_cannot_widen_scope(api_user) -> None:
     first = flow.tokens(api_user, scope="openid")
-    response = api_user.token({"grant_type": "refresh_token", "refresh_token": first["refresh_token"],
-                               "scope": "openid accounts"})
+    response = api_user.token(
+        {"grant_type": "refresh_token", "refresh_token": first["refresh_token"], "scope": "openid accounts"}
+    )
     _error(response, "invalid_scope")
 
 
-def test_refresh_may_narrow_scope(api_user) -> None:  # noqa: ANN001
+def test_refresh_may_narrow_scope(api_user) -> None:
     first = flow.tokens(api_user)
-    response = api_user.token({"grant_type": "refresh_token", "refresh_token": first["refresh_token"],
-                               "scope": "accounts"})
+    response = api_user.token(
+        {"grant_type": "refresh_token", "refresh_token": first["refresh_token"], "scope": "accounts"}
+    )
     assert response.status_code == 200
     assert response.get_json()["scope"] == "accounts"
 
 
-def test_client_credentials_for_a_customer_scope_is_refused(api_user) -> None:  # noqa: ANN001
+def test_client_credentials_for_a_customer_scope_is_refused(api_user) -> None:
     _error(api_user.client_credentials(scope="accounts"), "invalid_scope")
 
 
-def test_grant_type_the_client_is_not_registered_for_is_refused(app, http, clock) -> None:  # noqa: ANN001
+def test_grant_type_the_client_is_not_registered_for_is_refused(app, http, clock) -> None:
     from tests.conftest import register
     from tests.support.api_user import ApiUser
 
-    key = register(app, client_id="cc-only", grant_types=["client_credentials"], redirect_uris=[], scope="consents")
+    key = register(
+        app, client_id="cc-only", grant_types=["client_credentials"], redirect_uris=[], scope="consents"
+    )
     user = ApiUser(http=http, client_id="cc-only", key=key, now=clock.now)
     _error(user.par(scope="openid"), "unauthorized_client")
     _error(user.refresh("whatever"), "unauthorized_client")
 
 
-def test_unsupported_grant_type_is_refused(api_user) -> None:  # noqa: ANN001
+def test_unsupported_grant_type_is_refused(api_user) -> None:
     response = api_user.token({"grant_type": "password", "username": "u", "password": "p"})
     assert response.get_json()["error"] == "unsupported_grant_type"

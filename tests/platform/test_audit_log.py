@@ -21,7 +21,7 @@ class _Collect(logging.Handler):
 
 
 @pytest.fixture
-def audit_lines():  # noqa: ANN201
+def audit_lines():
     logger = logging.getLogger("senim.audit")
     handler = _Collect()
     logger.addHandler(handler)
@@ -29,15 +29,21 @@ def audit_lines():  # noqa: ANN201
     logger.removeHandler(handler)
 
 
-def test_a_whole_flow_leaves_no_secret_in_the_audit_log(api_user, audit_lines) -> None:  # noqa: ANN001
+def test_a_whole_flow_leaves_no_secret_in_the_audit_log(api_user, audit_lines) -> None:
     params = flow.authorize(api_user)
     tokens = api_user.exchange(params["code"]).get_json()
     api_user.refresh(tokens["refresh_token"])
     api_user.refresh(tokens["refresh_token"])  # reuse: a refusal
     api_user.client_credentials(dpop=None)  # refusal
     text = json.dumps(audit_lines())
-    secrets = [params["code"], tokens["access_token"], tokens["refresh_token"], tokens["id_token"],
-               api_user.verifier, api_user.key.as_dict(private=True)["d"]]
+    secrets = [
+        params["code"],
+        tokens["access_token"],
+        tokens["refresh_token"],
+        tokens["id_token"],
+        api_user.verifier,
+        api_user.key.as_dict(private=True)["d"],
+    ]
     for secret in secrets:
         assert secret not in text
     events = [line["event"] for line in audit_lines()]
@@ -47,8 +53,19 @@ def test_a_whole_flow_leaves_no_secret_in_the_audit_log(api_user, audit_lines) -
 
 
 def test_fields_named_like_secrets_are_dropped() -> None:
-    record = redact({"access_token": "a", "client_assertion": "b", "code": "c", "otp_code": "1", "DPoP": "x",
-                     "Authorization": "DPoP y", "private_key": "k", "face_encoding": [0.1], "client_id": "app"})
+    record = redact(
+        {
+            "access_token": "a",
+            "client_assertion": "b",
+            "code": "c",
+            "otp_code": "1",
+            "DPoP": "x",
+            "Authorization": "DPoP y",
+            "private_key": "k",
+            "face_encoding": [0.1],
+            "client_id": "app",
+        }
+    )
     assert record == {"client_id": "app"}
 
 

@@ -10,11 +10,11 @@ from joserfc.jwk import ECKey
 from senim.cli import main
 
 
-def _env(tmp_path) -> dict:  # noqa: ANN001
+def _env(tmp_path) -> dict:
     return {"SENIM_DATA_DIR": str(tmp_path), "SENIM_ISSUER": "http://senim.test"}
 
 
-def test_db_upgrade_demo_seed_and_clients_add(tmp_path) -> None:  # noqa: ANN001
+def test_db_upgrade_demo_seed_and_clients_add(tmp_path) -> None:
     runner = CliRunner()
     env = _env(tmp_path)
     assert runner.invoke(main, ["db", "upgrade"], env=env).exit_code == 0
@@ -29,9 +29,26 @@ def test_db_upgrade_demo_seed_and_clients_add(tmp_path) -> None:  # noqa: ANN001
     jwks = tmp_path / "jwks.json"
     public = ECKey.generate_key("P-256").as_dict(private=False)
     jwks.write_text(json.dumps({"keys": [public]}))
-    added = runner.invoke(main, ["clients", "add", "--name", "Kaspi test", "--jwks-file", str(jwks),
-                                 "--redirect-uri", "https://app.example/cb", "--scope", "openid accounts",
-                                 "--grant-type", "authorization_code", "--grant-type", "refresh_token"], env=env)
+    added = runner.invoke(
+        main,
+        [
+            "clients",
+            "add",
+            "--name",
+            "Kaspi test",
+            "--jwks-file",
+            str(jwks),
+            "--redirect-uri",
+            "https://app.example/cb",
+            "--scope",
+            "openid accounts",
+            "--grant-type",
+            "authorization_code",
+            "--grant-type",
+            "refresh_token",
+        ],
+        env=env,
+    )
     assert added.exit_code == 0, added.output
     client = json.loads(added.output)
     assert client["client_id"].startswith("senim-")
@@ -40,26 +57,50 @@ def test_db_upgrade_demo_seed_and_clients_add(tmp_path) -> None:  # noqa: ANN001
     assert client["client_id"] in listed.output
 
 
-def test_clients_add_refuses_a_private_key_and_bad_redirects(tmp_path) -> None:  # noqa: ANN001
+def test_clients_add_refuses_a_private_key_and_bad_redirects(tmp_path) -> None:
     runner = CliRunner()
     env = _env(tmp_path)
     runner.invoke(main, ["db", "upgrade"], env=env)
     jwks = tmp_path / "jwks.json"
     jwks.write_text(json.dumps({"keys": [ECKey.generate_key("P-256").as_dict(private=True)]}))
-    result = runner.invoke(main, ["clients", "add", "--name", "x", "--jwks-file", str(jwks),
-                                  "--redirect-uri", "https://app.example/cb"], env=env)
+    result = runner.invoke(
+        main,
+        [
+            "clients",
+            "add",
+            "--name",
+            "x",
+            "--jwks-file",
+            str(jwks),
+            "--redirect-uri",
+            "https://app.example/cb",
+        ],
+        env=env,
+    )
     assert result.exit_code != 0
     assert "private key" in result.output
     jwks.write_text(json.dumps({"keys": [ECKey.generate_key("P-256").as_dict(private=False)]}))
-    result = runner.invoke(main, ["clients", "add", "--name", "x", "--jwks-file", str(jwks),
-                                  "--redirect-uri", "http://app.example/cb"], env=env)
+    result = runner.invoke(
+        main,
+        [
+            "clients",
+            "add",
+            "--name",
+            "x",
+            "--jwks-file",
+            str(jwks),
+            "--redirect-uri",
+            "http://app.example/cb",
+        ],
+        env=env,
+    )
     assert result.exit_code != 0
     assert "https" in result.output
     result = runner.invoke(main, ["clients", "list"], env=env)
     assert result.output.strip() == ""
 
 
-def test_keys_rotate_keeps_old_key_published(tmp_path) -> None:  # noqa: ANN001
+def test_keys_rotate_keeps_old_key_published(tmp_path) -> None:
     runner = CliRunner()
     env = _env(tmp_path)
     runner.invoke(main, ["db", "upgrade"], env=env)
@@ -72,7 +113,9 @@ def test_keys_rotate_keeps_old_key_published(tmp_path) -> None:  # noqa: ANN001
     assert after[1]["retired_at"] is not None
 
 
-def test_bad_setting_is_a_clear_cli_error(tmp_path) -> None:  # noqa: ANN001
-    result = CliRunner().invoke(main, ["clients", "list"], env={**_env(tmp_path), "SENIM_SIGNING_ALG": "none"})
+def test_bad_setting_is_a_clear_cli_error(tmp_path) -> None:
+    result = CliRunner().invoke(
+        main, ["clients", "list"], env={**_env(tmp_path), "SENIM_SIGNING_ALG": "none"}
+    )
     assert result.exit_code != 0
     assert "SENIM_SIGNING_ALG" in result.output

@@ -8,7 +8,7 @@ from alembic.migration import MigrationContext
 from senim.database import db
 
 
-def test_migrations_match_the_models(app) -> None:  # noqa: ANN001
+def test_migrations_match_the_models(app) -> None:
     with db.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"render_as_batch": True})
         diff = compare_metadata(context, db.metadata)

@@ -14,7 +14,9 @@ def test_defaults_run_on_a_laptop() -> None:
     assert settings.bind == "127.0.0.1:8000"
     assert settings.issuer == "http://127.0.0.1:8000"
     assert settings.data_dir == Path("instance")
-    assert settings.database_url.startswith("sqlite:///") and settings.database_url.endswith("instance/senim.db")
+    assert settings.database_url.startswith("sqlite:///") and settings.database_url.endswith(
+        "instance/senim.db"
+    )
     assert settings.key_dir == Path("instance/keys")
     assert settings.signing_alg == "ES256"
     assert settings.access_token_ttl == 300
