@@ -16,6 +16,10 @@ Checks of ``/authorize``, in order:
 | 4 | check_client_matches_request   | invalid_request_uri                           |
 | 5 | check_client_active            | unauthorized_client (redirected)              |
 
+The login and consent pages read and finish the interaction with
+``pending_interaction`` and ``complete_interaction``, which check the same
+browser binding as the resume step.
+
 Checks of ``/authorize/resume``: check_interaction_exists,
 check_browser_binding, check_interaction_not_expired,
 check_interaction_completed, check_interaction_not_resumed. Errors found
@@ -26,6 +30,7 @@ redirected (RFC 6749 §4.1.2.1).
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -47,6 +52,7 @@ from senim.database import db
 
 ALLOWED_AUTHORIZE_PARAMETERS = {"client_id", "request_uri"}
 BROWSER_COOKIE = "senim_interaction"
+INTERACTION_ID_FORMAT = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
 
 @dataclass
@@ -132,14 +138,16 @@ def start_authorization(args: dict, interaction_ttl: int) -> HandOff:
 
 
 # -- the interaction: what the login and consent pages call -------------------------
-def pending_interaction(interaction_id: str) -> tuple[Interaction, dict]:
-    """An interaction that is waiting for the customer, with its request parameters."""
-    interaction = db.session.get(Interaction, interaction_id)
-    if (
-        interaction is None
-        or interaction.completed_at is not None
-        or interaction.expires_at <= clock.now_int()
-    ):
+def pending_interaction(interaction_id: str, browser_secret: str | None) -> tuple[Interaction, dict]:
+    """An interaction that is waiting for the customer, with its request parameters.
+
+    Only the browser that started it (its binding cookie) may see or finish
+    it: otherwise an attacker could start a flow, send the link to a victim,
+    let the victim log in, and resume it in the attacker's own browser.
+    """
+    interaction = check_interaction_exists(interaction_id)
+    check_browser_binding(interaction, browser_secret)
+    if interaction.completed_at is not None or interaction.expires_at <= clock.now_int():
         raise errors.InteractionInvalid()
     par = db.session.get(PushedAuthorizationRequest, interaction.par_id)
     return interaction, dict(par.parameters)
@@ -147,6 +155,7 @@ def pending_interaction(interaction_id: str) -> tuple[Interaction, dict]:
 
 def complete_interaction(
     interaction_id: str,
+    browser_secret: str | None,
     *,
     subject: str | None,
     approved: bool,
@@ -160,7 +169,7 @@ def complete_interaction(
     Called by the pages that authenticated the customer (the two factors) and
     showed the consent screen; never reachable from a route of its own.
     """
-    interaction, params = pending_interaction(interaction_id)
+    interaction, params = pending_interaction(interaction_id, browser_secret)
     if approved and not subject:
         raise ValueError("an approved interaction needs the authenticated subject")
     interaction.completed_at = clock.now_int()
@@ -178,6 +187,8 @@ def complete_interaction(
 
 # -- resuming -----------------------------------------------------------------------
 def check_interaction_exists(interaction_id: str) -> Interaction:
+    if not INTERACTION_ID_FORMAT.match(interaction_id or ""):
+        raise errors.InteractionInvalid()
     interaction = db.session.get(Interaction, interaction_id)
     if interaction is None:
         raise errors.InteractionInvalid()

@@ -15,11 +15,11 @@ each grant checks, in order:
 | check_redirect_uri_matches         | 7                  |               |                    |
 | check_pkce_verifier (RFC 7636)     | 8                  |               |                    |
 | load_refresh_token                 |                    | 4             |                    |
-| check_refresh_token_not_reused     |                    | 5             |                    |
-| check_refresh_token_not_expired    |                    | 6             |                    |
-| check_authorization_not_revoked    | 9                  | 7             |                    |
-| check_dpop_key_is_bound_key        | 10                 | 8             |                    |
-| check_scope_allowed                |                    | 9             | 4                  |
+| check_refresh_token_not_expired    |                    | 5             |                    |
+| check_authorization_not_revoked    | 9                  | 6             |                    |
+| check_dpop_key_is_bound_key        | 10                 | 7             |                    |
+| check_scope_allowed                |                    | 8             | 4                  |
+| check_refresh_token_not_reused     |                    | 9             |                    |
 """
 
 from __future__ import annotations
@@ -39,6 +39,11 @@ from senim.audit import audit
 from senim.database import db
 
 AUTH_METHODS = ["private_key_jwt"]
+
+
+def lock_authorization(authorization_id: str) -> Authorization | None:
+    """Load a grant, locking its row for this transaction where the database can."""
+    return db.session.get(Authorization, authorization_id, with_for_update=True)
 
 
 class SenimGrant:
@@ -79,7 +84,7 @@ class SenimGrant:
             client_id=self.request.client.client_id,
             grant_type=self.GRANT_TYPE,
             grant_id=getattr(self.request.authorization, "id", None),
-            dpop_jkt=self.request.dpop.jkt,
+            jkt=self.request.dpop.jkt,
         )
         return 200, body, self.TOKEN_RESPONSE_HEADER
 
@@ -115,7 +120,7 @@ class AuthorizationCodeGrant(SenimGrant, grants.AuthorizationCodeGrant):
         if record is None or record.client_id != self.request.client.client_id:
             raise errors.CodeInvalid()
         self.request.authorization_code = record
-        self.request.authorization = db.session.get(Authorization, record.authorization_id)
+        self.request.authorization = lock_authorization(record.authorization_id)
 
     def check_code_not_reused(self) -> None:
         # RFC 6749 §4.1.2: a code used twice is refused and everything issued
@@ -168,15 +173,27 @@ class AuthorizationCodeGrant(SenimGrant, grants.AuthorizationCodeGrant):
 
 
 class RefreshTokenGrant(SenimGrant, grants.RefreshTokenGrant):
+    """Rotating refresh tokens (RFC 9700 §4.14.2) that FAPI 2.0 allows.
+
+    Everything is validated before the presented token is consumed, so a
+    refused request never burns it. A token used a second time normally
+    means it leaked, and the whole family is revoked; but if the client
+    retries because it never received the response (FAPI 2.0 SP §5.3.2.1),
+    the retry succeeds within ``RETRY_GRACE_SECONDS`` as long as the token
+    issued in the lost response has not been used: that one is revoked
+    instead.
+    """
+
+    RETRY_GRACE_SECONDS = 60
     CHECKS = (
         "check_client_may_use_grant",
         "check_dpop_proof",
         "load_refresh_token",
-        "check_refresh_token_not_reused",
         "check_refresh_token_not_expired",
         "check_authorization_not_revoked",
         "check_dpop_key_is_bound_key",
         "check_scope_allowed",
+        "check_refresh_token_not_reused",
     )
 
     def validate_token_request(self) -> None:
@@ -195,21 +212,9 @@ class RefreshTokenGrant(SenimGrant, grants.RefreshTokenGrant):
         if record is None or record.client_id != self.request.client.client_id:
             raise errors.RefreshTokenInvalid()
         self.request.refresh_record = record
-        self.request.authorization = db.session.get(Authorization, record.authorization_id)
-
-    def check_refresh_token_not_reused(self) -> None:
-        # RFC 9700 §4.14.2: rotation; reuse of a rotated refresh token means
-        # it leaked, so the whole family is revoked.
-        record = self.request.refresh_record
-        claimed = db.session.execute(
-            update(IssuedToken)
-            .where(IssuedToken.id == record.id, IssuedToken.used_at.is_(None))
-            .values(used_at=clock.now_int())
-            .returning(IssuedToken.id)
-        ).first()
-        if claimed is None:
-            revoke_authorization(record.authorization_id, "refresh_token_reused")
-            raise errors.RefreshTokenReused()
+        # Requests on one grant are serialised (PostgreSQL row lock), so a
+        # reuse racing a rotation cannot deadlock or both succeed.
+        self.request.authorization = lock_authorization(record.authorization_id)
 
     def check_refresh_token_not_expired(self) -> None:
         record = self.request.refresh_record
@@ -224,6 +229,48 @@ class RefreshTokenGrant(SenimGrant, grants.RefreshTokenGrant):
             raise errors.InvalidScope("The requested scope exceeds the original grant.")
         self.request.granted_scope = " ".join(asked) if asked else " ".join(granted)
 
+    def check_refresh_token_not_reused(self) -> None:
+        record = self.request.refresh_record
+        now = clock.now_int()
+        claimed = db.session.execute(
+            update(IssuedToken)
+            .where(IssuedToken.id == record.id, IssuedToken.used_at.is_(None))
+            .values(used_at=now)
+            .returning(IssuedToken.id)
+        ).first()
+        if claimed is not None:
+            return
+        db.session.refresh(record)
+        if record.used_at is not None and now - record.used_at <= self.RETRY_GRACE_SECONDS:
+            if self.revoke_unused_successor(record, now):
+                return
+        revoke_authorization(record.authorization_id, "refresh_token_reused")
+        raise errors.RefreshTokenReused()
+
+    @staticmethod
+    def revoke_unused_successor(record: IssuedToken, now: int) -> bool:
+        """Revoke what the lost response carried, if the client never used it."""
+        successor = db.session.execute(
+            update(IssuedToken)
+            .where(
+                IssuedToken.rotated_from == record.id,
+                IssuedToken.kind == REFRESH_TOKEN,
+                IssuedToken.used_at.is_(None),
+                IssuedToken.revoked_at.is_(None),
+            )
+            .values(revoked_at=now)
+            .returning(IssuedToken.id)
+        ).first()
+        if successor is None:
+            return False
+        db.session.execute(
+            update(IssuedToken)
+            .where(IssuedToken.rotated_from == record.id, IssuedToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+        audit("token.refresh_retried", client_id=record.client_id, grant_id=record.authorization_id)
+        return True
+
     def create_token_response(self) -> tuple[int, dict, list]:
         authz = self.request.authorization
         body = issue_tokens(
@@ -234,6 +281,7 @@ class RefreshTokenGrant(SenimGrant, grants.RefreshTokenGrant):
                 authorization=authz,
                 include_refresh_token=True,
                 include_id_token=False,
+                rotated_from=self.request.refresh_record.id,
             )
         )
         return self.respond(body, "token.refreshed")

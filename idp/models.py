@@ -178,6 +178,8 @@ class IssuedToken(db.Model):
     expires_at: Mapped[int] = mapped_column(BigInteger)
     used_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # refresh rotated
     revoked_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    #: the refresh token whose use issued this one (rotation lineage)
+    rotated_from: Mapped[int | None] = mapped_column(Integer, index=True, nullable=True)
 
 
 class SeenJti(db.Model):

@@ -10,10 +10,14 @@ modules named for their standard: ``rfc9126_par``, ``rfc9449_dpop``,
 
 from __future__ import annotations
 
+import os
+import re
+
 from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload, FlaskOAuth2Request
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749.requests import OAuth2Request
-from flask import Flask, Response, request
+from flask import Flask, Request, Response, request
 from sqlalchemy import select
 
 from idp import errors
@@ -35,9 +39,27 @@ CLIENT_CREDENTIALS_SCOPES = ("consents",)
 SCOPES_SUPPORTED = CUSTOMER_SCOPES + CLIENT_CREDENTIALS_SCOPES
 
 
+CLIENT_ID_FORMAT = re.compile(r"^[\x21-\x7e]{1,64}$")
+
+
+class IssuerAddressedRequest(FlaskOAuth2Request):
+    """Authlib's Flask request, with the issuer-based URL instead of the WSGI one."""
+
+    def __init__(self, request: Request, issuer: str) -> None:
+        query = request.query_string.decode("ascii", "replace")
+        uri = issuer + request.path + (f"?{query}" if query else "")
+        OAuth2Request.__init__(self, method=request.method, uri=uri, headers=request.headers)
+        self._request = request
+        self.payload = FlaskOAuth2Payload(request)
+
+
 class SenimAuthorizationServer(AuthorizationServer):
     def __init__(self, app: Flask, settings: Settings, nonces: NonceSource) -> None:
         super().__init__()
+        if not settings.issuer.startswith("https://"):
+            # Development and tests may run on a plain-http issuer; production
+            # refuses one (senim.settings), so Authlib's https check stays on there.
+            os.environ["AUTHLIB_INSECURE_TRANSPORT"] = "1"
         self.issuer = settings.issuer
         self.settings = settings
         self.nonces = nonces
@@ -59,8 +81,20 @@ class SenimAuthorizationServer(AuthorizationServer):
         self.register_endpoint(SenimRevocationEndpoint)
 
     @staticmethod
-    def _load_client(client_id: str) -> Client | None:
+    def _load_client(client_id: object) -> Client | None:
+        # The client_id comes from a request before anything is verified:
+        # only a well-formed identifier reaches the database.
+        if not isinstance(client_id, str) or not CLIENT_ID_FORMAT.match(client_id):
+            return None
         return db.session.scalar(select(Client).where(Client.client_id == client_id))
+
+    def create_oauth2_request(self, _framework_request: object = None) -> OAuth2Request:
+        """Authlib's view of the request, addressed by the issuer's URL.
+
+        Behind a TLS-terminating proxy the WSGI request is plain http; the
+        issuer is what clients use (and production refuses a non-https one).
+        """
+        return IssuerAddressedRequest(request, self.issuer)
 
     @staticmethod
     def _no_save(token: dict, request: OAuth2Request) -> None:

@@ -54,6 +54,7 @@ class TokenGrant:
     nonce: str | None = None
     include_refresh_token: bool = False
     include_id_token: bool = False
+    rotated_from: int | None = None
     extra_claims: dict = field(default_factory=dict)
 
 
@@ -105,6 +106,7 @@ def issue_tokens(grant: TokenGrant) -> dict:
             dpop_jkt=grant.dpop_jkt,
             issued_at=now,
             expires_at=claims["exp"],
+            rotated_from=grant.rotated_from,
         )
     ]
     if grant.include_refresh_token and authz is not None:
@@ -121,6 +123,7 @@ def issue_tokens(grant: TokenGrant) -> dict:
                 dpop_jkt=grant.dpop_jkt,
                 issued_at=now,
                 expires_at=now + s.refresh_token_ttl,
+                rotated_from=grant.rotated_from,
             )
         )
     if grant.include_id_token and authz is not None and subject:

@@ -30,6 +30,9 @@ _FORBIDDEN_FIELD = re.compile(
 _JWT_LIKE = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*\.?")
 _LONG_OPAQUE = re.compile(r"[A-Za-z0-9_\-]{40,}")
 REDACTED = "[redacted]"
+#: Public identifiers as long as a secret: key thumbprints (RFC 7638) and key ids.
+_PUBLIC_IDENTIFIER_FIELDS = frozenset({"jkt", "kid"})
+_THUMBPRINT = re.compile(r"^[A-Za-z0-9_-]{43}$")
 
 
 def _clean(value: Any) -> Any:
@@ -47,7 +50,16 @@ def _clean(value: Any) -> Any:
 
 def redact(fields: dict[str, Any]) -> dict[str, Any]:
     """The fields that may be logged, with secret-looking values replaced."""
-    return {str(k): _clean(v) for k, v in fields.items() if not _FORBIDDEN_FIELD.search(str(k))}
+    cleaned = {}
+    for key, value in fields.items():
+        name = str(key)
+        if _FORBIDDEN_FIELD.search(name):
+            continue
+        if name in _PUBLIC_IDENTIFIER_FIELDS and isinstance(value, str) and _THUMBPRINT.match(value):
+            cleaned[name] = value
+        else:
+            cleaned[name] = _clean(value)
+    return cleaned
 
 
 def audit(event: str, outcome: str = "success", **fields: Any) -> dict[str, Any]:

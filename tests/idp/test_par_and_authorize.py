@@ -7,7 +7,6 @@ from urllib.parse import urlsplit
 
 from joserfc import jwt
 
-from idp.authorize import complete_interaction
 from tests.support import flow
 
 
@@ -116,7 +115,7 @@ def test_par_accepts_signed_request_object_and_uses_only_its_parameters(app, api
     assert pushed.status_code == 201, pushed.get_json()
     response = _authorize(api_user, pushed.get_json()["request_uri"])
     interaction_id = urlsplit(response.headers["Location"]).path.rsplit("/", 1)[-1]
-    complete_interaction(interaction_id, subject="c1", approved=True)
+    flow.finish(api_user, interaction_id, subject="c1")
     params = flow.resume(api_user, interaction_id)
     assert params["state"] == "from-object"
     assert api_user.exchange(params["code"], verifier=verifier).status_code == 200
@@ -221,7 +220,7 @@ def test_customer_rejection_redirects_with_access_denied_state_and_iss(api_user)
 
 def test_resume_from_another_browser_is_refused(app, api_user) -> None:
     interaction_id = flow.start(api_user)
-    complete_interaction(interaction_id, subject="c1", approved=True)
+    flow.finish(api_user, interaction_id, subject="c1")
     other_browser = app.test_client()
     response = other_browser.get(
         f"/authorize/resume/{interaction_id}", headers={"Accept": "application/json"}
@@ -242,7 +241,7 @@ def test_resume_before_the_customer_finished_is_refused(api_user) -> None:
 
 def test_resume_twice_is_refused(api_user) -> None:
     interaction_id = flow.start(api_user)
-    complete_interaction(interaction_id, subject="c1", approved=True)
+    flow.finish(api_user, interaction_id, subject="c1")
     flow.resume(api_user, interaction_id)
     again = api_user.http.get(f"/authorize/resume/{interaction_id}", headers={"Accept": "application/json"})
     assert again.status_code == 400
@@ -256,4 +255,4 @@ def test_expired_interaction_cannot_be_completed_or_resumed(api_user, clock) -> 
     interaction_id = flow.start(api_user)
     clock.advance(601)
     with pytest.raises(InteractionInvalid):
-        complete_interaction(interaction_id, subject="c1", approved=True)
+        flow.finish(api_user, interaction_id, subject="c1")

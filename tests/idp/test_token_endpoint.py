@@ -75,10 +75,52 @@ def test_code_of_another_client_is_refused(app, api_user) -> None:
 def test_refresh_token_reuse_revokes_the_whole_family(api_user) -> None:
     first = flow.tokens(api_user)
     second = api_user.refresh(first["refresh_token"]).get_json()
+    third = api_user.refresh(second["refresh_token"]).get_json()
     assert "already been used" in _error(api_user.refresh(first["refresh_token"]))
     # the family is gone: the newest refresh token and access token too
+    _error(api_user.refresh(third["refresh_token"]))
+    assert _introspect(api_user, third["access_token"]) == {"active": False}
+    authz = db.session.scalar(select(Authorization))
+    assert authz.revoked_reason == "refresh_token_reused"
+
+
+def test_refresh_retry_after_a_lost_response_succeeds_and_voids_the_lost_tokens(api_user) -> None:
+    first = flow.tokens(api_user)
+    lost = api_user.refresh(first["refresh_token"]).get_json()  # the client never saw this response
+    retry = api_user.refresh(first["refresh_token"])
+    assert retry.status_code == 200, retry.get_json()
+    assert _introspect(api_user, lost["access_token"]) == {"active": False}
+    _error(api_user.refresh(lost["refresh_token"]))
+    # the retry's tokens work, and the grant lives on
+    assert api_user.refresh(retry.get_json()["refresh_token"]).status_code == 200
+
+
+def test_refresh_reuse_after_the_retry_grace_revokes_the_family(api_user, clock) -> None:
+    first = flow.tokens(api_user)
+    second = api_user.refresh(first["refresh_token"]).get_json()
+    clock.advance(61)
+    _error(api_user.refresh(first["refresh_token"]))
     _error(api_user.refresh(second["refresh_token"]))
-    assert _introspect(api_user, second["access_token"]) == {"active": False}
+
+
+def test_refused_refresh_request_does_not_consume_the_token(api_user) -> None:
+    first = flow.tokens(api_user)
+    wide = api_user.token(
+        {"grant_type": "refresh_token", "refresh_token": first["refresh_token"], "scope": "openid consents"}
+    )
+    _error(wide, "invalid_scope")
+    assert api_user.refresh(first["refresh_token"]).status_code == 200
+
+
+def test_refresh_token_of_another_client_is_refused(app, api_user) -> None:
+    from tests.conftest import register
+    from tests.support.api_user import ApiUser
+
+    first = flow.tokens(api_user)
+    key = register(app, client_id="app-2")
+    thief = ApiUser(http=api_user.http, client_id="app-2", key=key, now=api_user.now)
+    _error(thief.refresh(first["refresh_token"]))
+    assert api_user.refresh(first["refresh_token"]).status_code == 200
 
 
 def test_expired_refresh_token_is_refused(app, api_user, clock) -> None:

@@ -190,7 +190,7 @@ def act_as_browser(live: LiveServer, authorization_url: str, subject: str = SUBJ
     layer (its pages come later), then GET /authorize/resume with the same
     cookie jar (303 to the redirect URI with code, state and iss).
     """
-    from idp.authorize import complete_interaction
+    from idp.authorize import BROWSER_COOKIE, complete_interaction
 
     assert authorization_url.startswith(f"{live.issuer}/authorize?"), authorization_url
     with browser_session() as browser:
@@ -200,7 +200,14 @@ def act_as_browser(live: LiveServer, authorization_url: str, subject: str = SUBJ
         assert page.startswith(f"{live.issuer}/interaction/"), page
         interaction_id = urlsplit(page).path.rsplit("/", 1)[-1]
         with live.app.app_context():
-            complete_interaction(interaction_id, subject=subject, approved=True, acr=ACR, amr=list(AMR))
+            complete_interaction(
+                interaction_id,
+                browser.cookies.get(BROWSER_COOKIE),
+                subject=subject,
+                approved=True,
+                acr=ACR,
+                amr=list(AMR),
+            )
         resumed = browser.get(
             f"{live.issuer}/authorize/resume/{interaction_id}", allow_redirects=False, timeout=HTTP_TIMEOUT
         )

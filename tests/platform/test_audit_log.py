@@ -29,11 +29,12 @@ def audit_lines():
     logger.removeHandler(handler)
 
 
-def test_a_whole_flow_leaves_no_secret_in_the_audit_log(api_user, audit_lines) -> None:
+def test_a_whole_flow_leaves_no_secret_in_the_audit_log(api_user, audit_lines, clock) -> None:
     params = flow.authorize(api_user)
     tokens = api_user.exchange(params["code"]).get_json()
     api_user.refresh(tokens["refresh_token"])
-    api_user.refresh(tokens["refresh_token"])  # reuse: a refusal
+    clock.advance(61)
+    api_user.refresh(tokens["refresh_token"])  # reuse after the retry grace: a refusal
     api_user.client_credentials(dpop=None)  # refusal
     text = json.dumps(audit_lines())
     secrets = [
@@ -48,6 +49,8 @@ def test_a_whole_flow_leaves_no_secret_in_the_audit_log(api_user, audit_lines) -
         assert secret not in text
     events = [line["event"] for line in audit_lines()]
     assert "token.issued" in events and "token.refreshed" in events
+    issued = next(line for line in audit_lines() if line["event"] == "token.issued")
+    assert issued["jkt"] == api_user.jkt  # the DPoP key thumbprint is an identifier, not a secret
     refusals = [line for line in audit_lines() if line["outcome"] == "refused"]
     assert {r["reason"] for r in refusals} >= {"refresh_token_reused", "dpop_proof_missing"}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
-from idp.authorize import complete_interaction
+from idp.authorize import BROWSER_COOKIE, complete_interaction
 from tests.support.api_user import ApiUser
 
 
@@ -31,14 +31,30 @@ def resume(api_user: ApiUser, interaction_id: str) -> dict[str, str]:
     return query(response.headers["Location"])
 
 
+def browser_secret(api_user: ApiUser) -> str | None:
+    """The binding cookie /authorize gave this browser."""
+    cookie = api_user.http.get_cookie(BROWSER_COOKIE)
+    return cookie.value if cookie else None
+
+
+def finish(api_user: ApiUser, interaction_id: str, subject: str = "customer-1", approved: bool = True) -> None:
+    """What the login and consent pages do once the customer has decided."""
+    complete_interaction(
+        interaction_id,
+        browser_secret(api_user),
+        subject=subject,
+        approved=approved,
+        acr="urn:senim:loa:2fa",
+        amr=["face", "sms"],
+    )
+
+
 def authorize(
     api_user: ApiUser, subject: str = "customer-1", approved: bool = True, **par_params: object
 ) -> dict:
     """The whole front channel; returns the authorization response parameters."""
     interaction_id = start(api_user, **par_params)
-    complete_interaction(
-        interaction_id, subject=subject, approved=approved, acr="urn:senim:loa:2fa", amr=["face", "sms"]
-    )
+    finish(api_user, interaction_id, subject=subject, approved=approved)
     return resume(api_user, interaction_id)
 
 
