@@ -6,10 +6,11 @@ from __future__ import annotations
 import secrets
 from urllib.parse import urlsplit
 
-from joserfc.jwk import KeySet
+from joserfc.jwk import KeySet, RSAKey
 from sqlalchemy import select
 
 from idp.models import Client
+from idp.rfc9449_dpop import MIN_RSA_BITS
 from idp.server import SCOPES_SUPPORTED
 from senim import clock
 from senim.audit import audit
@@ -33,9 +34,12 @@ def validate_jwks(jwks: object) -> dict:
         if any(member in key for member in _PRIVATE_MEMBERS):
             raise ClientRegistrationError("the JWKS contains a private key: register only public keys")
     try:
-        KeySet.import_key_set(jwks)
+        keyset = KeySet.import_key_set(jwks)
     except Exception as error:  # noqa: BLE001 - reported to the operator
         raise ClientRegistrationError(f"the JWKS cannot be read: {error}") from None
+    for key in keyset.keys:
+        if isinstance(key, RSAKey) and key.raw_value.key_size < MIN_RSA_BITS:
+            raise ClientRegistrationError(f"RSA keys must have at least {MIN_RSA_BITS} bits (FAPI 2.0)")
     return jwks
 
 

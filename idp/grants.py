@@ -25,6 +25,7 @@ each grant checks, in order:
 from __future__ import annotations
 
 import hmac
+import re
 
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6749.requests import OAuth2Request
@@ -39,6 +40,7 @@ from senim.audit import audit
 from senim.database import db
 
 AUTH_METHODS = ["private_key_jwt"]
+CODE_VERIFIER_FORMAT = re.compile(r"^[A-Za-z0-9._~-]{43,128}$")  # RFC 7636 §4.1
 
 
 def lock_authorization(authorization_id: str) -> Authorization | None:
@@ -148,8 +150,10 @@ class AuthorizationCodeGrant(SenimGrant, grants.AuthorizationCodeGrant):
     def check_pkce_verifier(self) -> None:
         # RFC 7636 §4.6: the server verifies code_verifier before returning tokens.
         verifier = self.request.form.get("code_verifier") or ""
-        if not 43 <= len(verifier) <= 128:
-            raise errors.PkceVerifierMismatch("code_verifier is missing or of the wrong length.")
+        if not CODE_VERIFIER_FORMAT.match(verifier):
+            raise errors.PkceVerifierMismatch(
+                "code_verifier is missing or not 43 to 128 unreserved characters."
+            )
         expected = self.request.authorization_code.code_challenge
         if not hmac.compare_digest(create_s256_code_challenge(verifier), expected):
             raise errors.PkceVerifierMismatch()
@@ -241,9 +245,9 @@ class RefreshTokenGrant(SenimGrant, grants.RefreshTokenGrant):
         if claimed is not None:
             return
         db.session.refresh(record)
-        if record.used_at is not None and now - record.used_at <= self.RETRY_GRACE_SECONDS:
-            if self.revoke_unused_successor(record, now):
-                return
+        within_grace = record.used_at is not None and now - record.used_at <= self.RETRY_GRACE_SECONDS
+        if within_grace and self.revoke_unused_successor(record, now):
+            return
         revoke_authorization(record.authorization_id, "refresh_token_reused")
         raise errors.RefreshTokenReused()
 

@@ -32,6 +32,7 @@ from idp.replay import consume_jti
 from senim import clock
 
 CLIENT_ASSERTION_ALGS = ("ES256", "PS256", "EdDSA")
+MAX_ASSERTION_LENGTH = 8192
 
 
 @lru_cache(maxsize=1024)
@@ -55,7 +56,14 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
         self.max_age = max_age
 
     def __call__(self, query_client: Callable[[str], Client | None], request: OAuth2Request) -> Client | None:
-        client = super().__call__(query_client, request)
+        assertion = request.form.get("client_assertion") or ""
+        if len(assertion) > MAX_ASSERTION_LENGTH:
+            raise ClientAssertionInvalid("The client assertion is too large.")
+        try:
+            client = super().__call__(query_client, request)
+        except (ValueError, TypeError, RecursionError):
+            # A malformed assertion (deeply nested or non-text claims) is a refusal, not a 500.
+            raise ClientAssertionInvalid("The client assertion is malformed.") from None
         if client is not None and client.disabled_at is not None:
             raise ClientDisabled()
         return client
@@ -69,7 +77,7 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
     def process_assertion_claims(self, assertion: str, resolve_key: KeySet) -> dict:
         try:
             token = jwt.decode(assertion, resolve_key, algorithms=list(CLIENT_ASSERTION_ALGS))
-        except JoseError:
+        except (JoseError, ValueError, TypeError, RecursionError):
             raise ClientAssertionInvalid("The client assertion signature is invalid.") from None
         self.verify_claims(token.claims)
         return token.claims
@@ -90,6 +98,9 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
             registry.validate(claims)
         except JoseError as error:
             raise ClientAssertionInvalid(f"Client assertion: {error.description}") from None
+        # FAPI 2.0 SP §5.3.2.1 item 8: the issuer identifier "as a string".
+        if claims["aud"] != self.issuer:
+            raise ClientAssertionInvalid("Client assertion: aud must be the issuer identifier as a string.")
         if claims["sub"] != claims["iss"]:
             raise ClientAssertionInvalid("Client assertion: iss and sub must both be the client_id.")
         self.validate_jti(claims, claims["jti"])

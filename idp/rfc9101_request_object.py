@@ -27,7 +27,7 @@ def parse_request_object(request_object: str, client: Client, issuer: str) -> di
     try:
         keyset = client_keyset(client.jwks)
         token = jwt.decode(request_object, keyset, algorithms=list(CLIENT_ASSERTION_ALGS))
-    except (JoseError, ValueError):
+    except (JoseError, ValueError, TypeError, RecursionError):
         raise InvalidRequestObject("The request object signature is invalid.") from None
     except Refusal:
         raise InvalidRequestObject("The request object cannot be verified with the client's keys.") from None
@@ -44,6 +44,8 @@ def parse_request_object(request_object: str, client: Client, issuer: str) -> di
         registry.validate(claims)
     except JoseError as error:
         raise InvalidRequestObject(f"Request object: {error.description}") from None
+    if claims["aud"] != issuer:
+        raise InvalidRequestObject("Request object: aud must be the issuer identifier as a string.")
     now = clock.now_int()
     if claims["exp"] > now + MAX_LIFETIME:
         raise InvalidRequestObject("The request object expires too far in the future.")

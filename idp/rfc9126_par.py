@@ -18,7 +18,7 @@ Checks, in order (one function each, named for its rule):
 | 6 | check_redirect_uri_registered      | invalid_request                  |
 | 7 | check_scope_allowed                | invalid_scope                    |
 | 8 | check_pkce_s256 (RFC 7636)         | invalid_request                  |
-| 9 | check_parameter_sizes              | invalid_request                  |
+| 9 | check_parameter_values             | invalid_request                  |
 | 10| check_authorization_details (9396) | invalid_authorization_details    |
 | 11| check_dpop_binding (RFC 9449 §10)  | invalid_dpop_proof               |
 """
@@ -47,6 +47,8 @@ REQUEST_URI_PREFIX = "urn:ietf:params:oauth:request_uri:"
 _PKCE_CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}$")  # base64url(SHA-256), RFC 7636 §4.2
 _JKT = re.compile(r"^[A-Za-z0-9_-]{43}$")
 MAX_PARAM_LENGTH = 2048
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+_MAX_AGE = re.compile(r"^[0-9]{1,9}$")
 #: The authorization parameters Senim understands; anything else is ignored (RFC 6749 §3.1).
 KNOWN_PARAMETERS = (
     "response_type",
@@ -73,12 +75,23 @@ class PushedRequest(EndpointRequest):
     parameters: dict = field(default_factory=dict)
 
 
-def _as_text(value: object) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, (list, dict)):
-        return value  # authorization_details inside a request object
-    return str(value)
+def _parameters_from_request_object(claims: dict) -> dict:
+    """Authorization parameters are strings; only ``authorization_details`` may
+    be JSON (RFC 9396 §3) and ``max_age`` a number (OIDC Core §3.1.2.1)."""
+    params: dict = {}
+    for name in KNOWN_PARAMETERS:
+        value = claims.get(name)
+        if value is None:
+            continue
+        if name == "authorization_details" and isinstance(value, list):
+            params[name] = value
+        elif name == "max_age" and isinstance(value, int) and not isinstance(value, bool):
+            params[name] = str(value)
+        elif isinstance(value, str):
+            params[name] = value
+        else:
+            raise errors.InvalidRequestObject(f"Request object: {name} must be a string.")
+    return params
 
 
 class Checks:
@@ -92,10 +105,10 @@ class Checks:
     @staticmethod
     def load_request_object(form: dict, client: Client, issuer: str) -> dict:
         if "request" not in form:
-            return {k: _as_text(form.get(k)) for k in KNOWN_PARAMETERS if form.get(k) is not None}
+            return {k: form[k] for k in KNOWN_PARAMETERS if form.get(k) is not None}
         claims = parse_request_object(form["request"], client, issuer)
         # RFC 9101 §6.3: only the request object's parameters are used.
-        return {k: _as_text(claims.get(k)) for k in KNOWN_PARAMETERS if claims.get(k) is not None}
+        return _parameters_from_request_object(claims)
 
     @staticmethod
     def check_client_id_matches(params: dict, client: Client) -> None:
@@ -139,13 +152,17 @@ class Checks:
             raise errors.InvalidRequest("code_challenge is not a base64url SHA-256 value.")
 
     @staticmethod
-    def check_parameter_sizes(params: dict) -> None:
+    def check_parameter_values(params: dict) -> None:
         for name, value in params.items():
-            if isinstance(value, str) and len(value) > MAX_PARAM_LENGTH:
+            if not isinstance(value, str):
+                continue
+            if len(value) > MAX_PARAM_LENGTH:
                 raise errors.InvalidRequest(f"{name} is too long.")
+            if _CONTROL_CHARACTERS.search(value):
+                raise errors.InvalidRequest(f"{name} contains control characters.")
         if params.get("prompt") not in (None, "login", "consent", "login consent", "consent login"):
             raise errors.InvalidRequest("prompt may only be login and/or consent.")
-        if params.get("max_age") is not None and not str(params["max_age"]).isdigit():
+        if params.get("max_age") is not None and not _MAX_AGE.match(params["max_age"]):
             raise errors.InvalidRequest("max_age must be a non-negative integer.")
 
     @staticmethod
@@ -199,7 +216,7 @@ class PushedAuthorizationEndpoint(Endpoint):
         Checks.check_redirect_uri_registered(params, client)
         Checks.check_scope_allowed(params, client, self.scopes)
         Checks.check_pkce_s256(params)
-        Checks.check_parameter_sizes(params)
+        Checks.check_parameter_values(params)
         Checks.check_authorization_details(params, client)
         Checks.check_dpop_binding(params, self.dpop(optional=True))
         return PushedRequest(request=request, client=client, parameters=params)

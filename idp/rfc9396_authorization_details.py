@@ -25,6 +25,26 @@ MAX_DETAILS = 10
 Validator = Callable[[dict, object], None]
 
 
+#: §2.2: common data fields and their types.
+_STRING_ARRAY_FIELDS = ("locations", "actions", "datatypes", "privileges")
+
+
+def _check_common_fields(detail: dict) -> None:
+    for name in _STRING_ARRAY_FIELDS:
+        value = detail.get(name)
+        if value is not None and (
+            not isinstance(value, list) or not all(isinstance(v, str) and len(v) <= 256 for v in value)
+        ):
+            raise InvalidAuthorizationDetails(f"{name} must be an array of strings.")
+    identifier = detail.get("identifier")
+    if identifier is not None and (not isinstance(identifier, str) or len(identifier) > 256):
+        raise InvalidAuthorizationDetails("identifier must be a string.")
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
 def _validate_account_information(detail: dict, client: object) -> None:
     consent_id = detail.get("consent_id")
     if not isinstance(consent_id, str) or not 1 <= len(consent_id) <= 64:
@@ -55,8 +75,8 @@ def parse_authorization_details(raw: str | list | None, client: object) -> list[
         return None
     if isinstance(raw, str):
         try:
-            details = json.loads(raw)
-        except ValueError:
+            details = json.loads(raw, parse_constant=_reject_constant)
+        except (ValueError, RecursionError):
             raise InvalidAuthorizationDetails("authorization_details is not valid JSON.") from None
     else:
         details = raw
@@ -72,6 +92,7 @@ def parse_authorization_details(raw: str | list | None, client: object) -> list[
             raise InvalidAuthorizationDetails(
                 f"Unsupported authorization_details type: {detail['type'][:40]}."
             )
+        _check_common_fields(detail)
         for validate in validators:
             validate(detail, client)
     return details

@@ -9,6 +9,7 @@ the proof must also carry ``ath``, the hash of the access token (§4.3, §7).
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import json
@@ -50,7 +51,7 @@ def b64url(data: bytes) -> str:
 
 def access_token_hash(access_token: str) -> str:
     """``ath`` (§4.2): base64url of the SHA-256 of the access token's ASCII."""
-    return b64url(hashlib.sha256(access_token.encode("ascii")).digest())
+    return b64url(hashlib.sha256(access_token.encode()).digest())
 
 
 def normalize_htu(url: str) -> str:
@@ -79,15 +80,66 @@ class NonceSource:
 
     def is_valid(self, nonce: str, now: float) -> bool:
         period = int(now) // NONCE_PERIOD
-        return any(hmac.compare_digest(nonce, self._for_period(p)) for p in (period, period - 1))
+        return any(
+            hmac.compare_digest(nonce.encode(), self._for_period(p).encode()) for p in (period, period - 1)
+        )
 
 
-def _header_json(compact: str) -> dict:
+#: Anything a malformed proof can make the parsers raise; each is a refusal, never a 500.
+_MALFORMED = (JoseError, ValueError, TypeError, KeyError, AttributeError, RecursionError, binascii.Error)
+MAX_PROOF_LENGTH = 8192
+MIN_RSA_BITS = 2048  # FAPI 2.0 SP §5.4.1
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _json_object(data: bytes | str) -> dict:
+    value = json.loads(data, parse_constant=_reject_constant)
+    if not isinstance(value, dict):
+        raise ValueError("not a JSON object")
+    return value
+
+
+def _parse_proof(proof: str) -> tuple[dict, ECKey | RSAKey | OKPKey, dict]:
+    """§4.3 steps 2 to 7: the proof's header, its public key and its verified claims."""
+    if len(proof) > MAX_PROOF_LENGTH:
+        raise InvalidDPoPProof("The DPoP proof is too large.")
     try:
-        segment = compact.split(".")[0]
-        return json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-    except (ValueError, IndexError):
+        segment = proof.split(".")[0]
+        header = _json_object(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except _MALFORMED:
         raise InvalidDPoPProof("The DPoP proof is not a JWT.") from None
+    # (4) typ, (5) an asymmetric algorithm we support.
+    if header.get("typ") != "dpop+jwt":
+        raise InvalidDPoPProof("The DPoP proof must have typ dpop+jwt.")
+    alg = header.get("alg")
+    if alg not in DPOP_ALGS:
+        raise InvalidDPoPProof("The DPoP proof algorithm is not supported.")
+    # (6) the jwk header is a public key.
+    jwk = header.get("jwk")
+    if not isinstance(jwk, dict) or not isinstance(jwk.get("kty"), str) or jwk["kty"] not in _KEY_TYPES:
+        raise InvalidDPoPProof("The DPoP proof must carry a public jwk.")
+    if any(p in jwk for p in ("d", "p", "q", "dp", "dq", "qi", "k")):
+        raise InvalidDPoPProof("The DPoP proof jwk must not contain a private key.")
+    try:
+        key = _KEY_TYPES[jwk["kty"]].import_key(jwk)
+        if isinstance(key, RSAKey) and key.raw_value.key_size < MIN_RSA_BITS:
+            raise InvalidDPoPProof("The DPoP proof key is too small.")
+        # (7) the signature verifies with that key.
+        obj = jws.deserialize_compact(proof, key, algorithms=[alg])
+        claims = _json_object(obj.payload)
+    except InvalidDPoPProof:
+        raise
+    except _MALFORMED:
+        raise InvalidDPoPProof("The DPoP proof signature or key is invalid.") from None
+    return header, key, claims
+
+
+def _same(presented: object, expected: str) -> bool:
+    """Constant-time comparison of a claim a client sent with what we expect."""
+    return isinstance(presented, str) and hmac.compare_digest(presented.encode(), expected.encode())
 
 
 def verify_dpop_proof(
@@ -108,29 +160,7 @@ def verify_dpop_proof(
         raise DPoPProofMissing()
     if len(proofs) > 1:
         raise InvalidDPoPProof("Exactly one DPoP header is allowed.")
-    proof = proofs[0]
-    # (2)-(5): a well-formed JWS of type dpop+jwt, asymmetric algorithm.
-    header = _header_json(proof)
-    if header.get("typ") != "dpop+jwt":
-        raise InvalidDPoPProof("The DPoP proof must have typ dpop+jwt.")
-    alg = header.get("alg")
-    if alg not in DPOP_ALGS:
-        raise InvalidDPoPProof("The DPoP proof algorithm is not supported.")
-    # (6): the jwk header is a public key.
-    jwk = header.get("jwk")
-    if not isinstance(jwk, dict) or jwk.get("kty") not in _KEY_TYPES:
-        raise InvalidDPoPProof("The DPoP proof must carry a public jwk.")
-    if any(p in jwk for p in ("d", "p", "q", "dp", "dq", "qi", "k")):
-        raise InvalidDPoPProof("The DPoP proof jwk must not contain a private key.")
-    try:
-        key = _KEY_TYPES[jwk["kty"]].import_key(jwk)
-        # (7): the signature verifies with that key.
-        obj = jws.deserialize_compact(proof, key, algorithms=[alg])
-        claims = json.loads(obj.payload)
-    except (JoseError, ValueError, TypeError, KeyError):
-        raise InvalidDPoPProof("The DPoP proof signature or key is invalid.") from None
-    if not isinstance(claims, dict):
-        raise InvalidDPoPProof()
+    _header, key, claims = _parse_proof(proofs[0])
     # (3): required claims.
     for name in ("jti", "htm", "htu", "iat"):
         if name not in claims:
@@ -138,29 +168,32 @@ def verify_dpop_proof(
     jti, iat = claims["jti"], claims["iat"]
     if not isinstance(jti, str) or not 8 <= len(jti) <= 256:
         raise InvalidDPoPProof("The DPoP proof 'jti' is invalid.")
-    if not isinstance(iat, int) or isinstance(iat, bool):
+    # iat is a NumericDate (RFC 7519 §2): an integer or a fraction.
+    if not isinstance(iat, (int, float)) or isinstance(iat, bool) or iat != iat:
         raise InvalidDPoPProof("The DPoP proof 'iat' is invalid.")
     # (8) and (9): bound to this request's method and URI.
     if claims["htm"] != method:
         raise InvalidDPoPProof("The DPoP proof 'htm' does not match the request method.")
-    if not isinstance(claims["htu"], str) or normalize_htu(claims["htu"]) != normalize_htu(url):
+    try:
+        htu_matches = isinstance(claims["htu"], str) and normalize_htu(claims["htu"]) == normalize_htu(url)
+    except ValueError:
+        htu_matches = False
+    if not htu_matches:
         raise InvalidDPoPProof("The DPoP proof 'htu' does not match the request URI.")
     # (10): server-provided nonce, when this server requires one.
     if require_nonce:
         nonce = claims.get("nonce")
-        if not isinstance(nonce, str) or not nonces.is_valid(nonce, now):
+        if not isinstance(nonce, str) or not nonce.isascii() or not nonces.is_valid(nonce, now):
             raise UseDPoPNonce(nonces.current(now))
     # (11): created within an acceptable window.
     if iat > now + FUTURE_SKEW or iat < now - iat_window:
         raise DPoPProofStale()
     # (12): at a protected resource, bound to the presented access token.
-    if access_token is not None:
-        ath = claims.get("ath")
-        if not isinstance(ath, str) or not hmac.compare_digest(ath, access_token_hash(access_token)):
-            raise InvalidDPoPProof("The DPoP proof 'ath' does not match the access token.")
+    if access_token is not None and not _same(claims.get("ath"), access_token_hash(access_token)):
+        raise InvalidDPoPProof("The DPoP proof 'ath' does not match the access token.")
     jkt = key.thumbprint()
     # §7.1 / §5: the key is the one the token or grant is bound to.
-    if expected_jkt is not None and not hmac.compare_digest(jkt, expected_jkt):
+    if expected_jkt is not None and not _same(jkt, expected_jkt):
         raise DPoPKeyMismatch()
     # §11.1: a proof is used once within its window.
     if not consume_jti("dpop", f"{jkt}:{jti}", int(iat) + iat_window + FUTURE_SKEW):

@@ -11,6 +11,7 @@ from idp.server import SenimAuthorizationServer
 from idp.tokens import VerifiedAccessToken, keyring, verify_access_token
 from senim.audit import audit
 from senim.database import db
+from senim.keys import JWKS_MAX_AGE
 
 bp = Blueprint("idp", __name__, template_folder="templates")
 
@@ -30,7 +31,7 @@ def discovery() -> Response:
 @bp.get("/jwks")
 def jwks() -> Response:
     response = jsonify(keyring().jwks())
-    response.headers["Cache-Control"] = "public, max-age=60"
+    response.headers["Cache-Control"] = f"public, max-age={JWKS_MAX_AGE}"
     return response
 
 
@@ -77,11 +78,30 @@ def _redirect_error(error: errors.Refusal) -> Response:
     return redirect(add_params_to_uri(error.redirect_uri, list(params.items())), code=303)
 
 
-@bp.get("/authorize")
+@bp.before_request
+def refuse_repeated_parameters() -> Response | None:
+    """RFC 6749 §3.1 and §3.2: a parameter must not be sent more than once."""
+    for source in (request.args, request.form):
+        for name, values in source.lists():
+            if len(values) > 1:
+                error = errors.InvalidRequest(f"Parameter {name[:40]} is repeated.")
+                if request.endpoint == "idp.authorize":
+                    return _refusal_page(error)
+                audit("oauth.refused", outcome="refused", error=error.error, reason="parameter_repeated")
+                response = jsonify({"error": error.error, "error_description": error.description})
+                response.status_code = 400
+                response.headers["Cache-Control"] = "no-store"
+                return response
+    return None
+
+
+@bp.route("/authorize", methods=["GET", "POST"])
 def authorize() -> Response:
+    # OIDC Core §3.1.2.1: GET and POST (form) are both supported.
     settings = current_app.extensions["senim.settings"]
+    params = (request.form if request.method == "POST" else request.args).to_dict(flat=True)
     try:
-        handoff = authz_flow.start_authorization(request.args.to_dict(flat=True), settings.interaction_ttl)
+        handoff = authz_flow.start_authorization(params, settings.interaction_ttl)
     except errors.Refusal as error:
         if error.redirect_uri:
             return _redirect_error(error)
@@ -128,11 +148,9 @@ def _resource_error(error: errors.Refusal) -> Response:
     db.session.commit()
     audit("resource.refused", outcome="refused", error=error.error, reason=error.reason, path=request.path)
     response = jsonify({"error": error.error, "error_description": error.description})
-    response.status_code = (
-        401
-        if error.error in ("invalid_token", "invalid_dpop_proof", "invalid_request")
-        else error.status_code
-    )
+    # RFC 9449 §7.1 and §9: proof and nonce problems are 401 with a DPoP challenge.
+    unauthorized = ("invalid_token", "invalid_dpop_proof", "use_dpop_nonce", "invalid_request")
+    response.status_code = 401 if error.error in unauthorized else error.status_code
     algs = " ".join(server().discovery_document()["dpop_signing_alg_values_supported"])
     response.headers["WWW-Authenticate"] = f'DPoP error="{error.error}", algs="{algs}"'
     if isinstance(error, errors.UseDPoPNonce):

@@ -26,6 +26,7 @@ SECURITY_HEADERS = {
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> Flask:
     settings = settings or Settings.from_env()
+    clock = clock or SystemClock()
     app = Flask("senim", instance_path=str(settings.data_dir.resolve()))
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     configure_audit_logging(
@@ -38,12 +39,13 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         settings.signing_alg,
         # a retired key stays published as long as anything it signed may live
         retention_seconds=max(settings.access_token_ttl, settings.id_token_ttl) + 300,
+        clock=clock.now,
     )
     keyring.ensure()
     app.config["SECRET_KEY"] = hmac.new(keyring.server_secret, b"flask-session", hashlib.sha256).hexdigest()
     app.config["MAX_CONTENT_LENGTH"] = 1 * 1024 * 1024
     app.extensions["senim.settings"] = settings
-    app.extensions["senim.clock"] = clock or SystemClock()
+    app.extensions["senim.clock"] = clock
     app.extensions["senim.keyring"] = keyring
     init_database(app, settings.database_url)
 

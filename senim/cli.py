@@ -122,18 +122,16 @@ def keys_list() -> None:
     app = _app()
     ring = app.extensions["senim.keyring"]
     published = {k.kid for k in ring.published()}
-    for key in ring._keys:
-        click.echo(
-            json.dumps(
-                {
-                    "kid": key.kid,
-                    "alg": key.alg,
-                    "created_at": key.created_at,
-                    "retired_at": key.retired_at,
-                    "published": key.kid in published,
-                }
-            )
-        )
+    for key in ring.keys:
+        record = {
+            "kid": key.kid,
+            "alg": key.alg,
+            "created_at": key.created_at,
+            "not_before": key.not_before,
+            "retired_at": key.retired_at,
+            "published": key.kid in published,
+        }
+        click.echo(json.dumps(record))
 
 
 @keys.command("prune")

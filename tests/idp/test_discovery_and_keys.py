@@ -44,24 +44,41 @@ def test_discovery_documents_validate_and_match_the_endpoints(http) -> None:
         assert http.open(path, method="OPTIONS").status_code in (200, 405), name
 
 
-def test_jwks_keeps_the_old_key_after_rotation_until_its_tokens_expire(app, api_user, clock) -> None:
+def test_tokens_of_a_rotated_out_key_stay_valid_while_they_live(app, api_user, clock) -> None:
+    from senim.keys import JWKS_MAX_AGE
+
     ring = app.extensions["senim.keyring"]
     token = flow.tokens(api_user)["access_token"]
     old_kid = jwt.decode(token, ring.verification_keyset()).header["kid"]
-    ring.rotate(now=clock.now())
-    try:
-        kids = {k["kid"] for k in api_user.http.get("/jwks").get_json()["keys"]}
-        assert old_kid in kids and ring.signing_key.kid in kids
-        new_token = api_user.client_credentials().get_json()["access_token"]
-        assert jwt.decode(new_token, ring.verification_keyset()).header["kid"] == ring.signing_key.kid
-        # the old token still verifies while it may live
-        assert api_user.http.post("/introspect", data={"token": token, **api_user.client_auth()}).get_json()[
-            "active"
-        ]
-        later = clock.now() + ring.retention_seconds + 1
-        assert old_kid not in {k["kid"] for k in ring.jwks(now=later)["keys"]}
-    finally:
-        ring.prune(now=clock.now() + ring.retention_seconds + 1)
+    # rotated a JWKS cache lifetime ago: the new key signs from now on
+    new = ring.rotate(now=clock.now() - JWKS_MAX_AGE)
+    kids = {k["kid"] for k in api_user.http.get("/jwks").get_json()["keys"]}
+    assert {old_kid, new.kid} <= kids
+    new_token = api_user.client_credentials().get_json()["access_token"]
+    assert jwt.decode(new_token, ring.verification_keyset()).header["kid"] == new.kid
+    body = api_user.http.post("/introspect", data={"token": token, **api_user.client_auth()}).get_json()
+    assert body["active"] is True
+    later = clock.now() + ring.retention_seconds + 1
+    assert old_kid not in {k["kid"] for k in ring.jwks(now=later)["keys"]}
+
+
+def test_a_new_key_is_published_before_it_signs(tmp_path) -> None:
+    from senim.clock import SettableClock
+    from senim.keys import JWKS_MAX_AGE, KeyRing
+
+    clock = SettableClock()
+    ring = KeyRing(tmp_path / "keys", "ES256", retention_seconds=600, clock=clock.now)
+    ring.ensure()
+    first = ring.signing_key
+    new = ring.rotate()
+    assert new.kid in {k["kid"] for k in ring.jwks()["keys"]}
+    assert ring.signing_key.kid == first.kid
+    clock.advance(JWKS_MAX_AGE)
+    assert ring.signing_key.kid == new.kid
+    assert first.kid in {k["kid"] for k in ring.jwks()["keys"]}
+    clock.advance(601)
+    assert ring.prune() == [first.kid]
+    assert [k["kid"] for k in ring.jwks()["keys"]] == [new.kid]
 
 
 def test_jwks_publishes_public_keys_only(http) -> None:

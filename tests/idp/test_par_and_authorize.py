@@ -256,3 +256,50 @@ def test_expired_interaction_cannot_be_completed_or_resumed(api_user, clock) -> 
     clock.advance(601)
     with pytest.raises(InteractionInvalid):
         flow.finish(api_user, interaction_id, subject="c1")
+
+
+def test_another_browser_cannot_see_or_complete_the_interaction(app, api_user) -> None:
+    """An attacker who starts a flow and sends the link to a victim gains nothing:
+    the victim's browser lacks the binding cookie, so the login pages refuse it."""
+    import pytest
+
+    from idp.authorize import complete_interaction, pending_interaction
+    from idp.errors import InteractionInvalid
+
+    interaction_id = flow.start(api_user)
+    for secret in (None, "forged-cookie-value"):
+        with pytest.raises(InteractionInvalid):
+            pending_interaction(interaction_id, secret)
+        with pytest.raises(InteractionInvalid):
+            complete_interaction(interaction_id, secret, subject="victim", approved=True)
+    # the browser that started it still can
+    _, params = pending_interaction(interaction_id, flow.browser_secret(api_user))
+    assert params["client_id"] == "app-1"
+
+
+def test_resume_replayed_with_the_same_cookie_is_refused(api_user) -> None:
+    interaction_id = flow.start(api_user)
+    secret = flow.browser_secret(api_user)
+    flow.finish(api_user, interaction_id)
+    flow.resume(api_user, interaction_id)
+    api_user.http.set_cookie("senim_interaction", secret)
+    again = api_user.http.get(f"/authorize/resume/{interaction_id}", headers={"Accept": "application/json"})
+    assert again.status_code == 400
+    assert again.get_json()["error"] == "invalid_request"
+
+
+def test_resume_of_an_expired_interaction_is_refused(api_user, clock) -> None:
+    interaction_id = flow.start(api_user)
+    flow.finish(api_user, interaction_id)
+    clock.advance(601)
+    response = api_user.http.get(
+        f"/authorize/resume/{interaction_id}", headers={"Accept": "application/json"}
+    )
+    assert response.status_code == 400
+
+
+def test_authorize_accepts_post(api_user) -> None:
+    request_uri = api_user.par().get_json()["request_uri"]
+    response = api_user.http.post("/authorize", data={"client_id": "app-1", "request_uri": request_uri})
+    assert response.status_code == 303
+    assert "/interaction/" in response.headers["Location"]

@@ -204,7 +204,11 @@ async function main() {
   // 6. UserInfo with the refreshed, DPoP-bound access token.
   const userinfo = await client.fetchUserInfo(config, refreshed.access_token, idClaims.sub, { DPoP });
 
-  // 7. The rotated-out refresh token must now be refused (RFC 9700 §4.14.2).
+  // 7. Once its successor has been used, the rotated-out refresh token is
+  //    refused (RFC 9700 §4.14.2; before that, a retry of a lost response
+  //    would be accepted, FAPI 2.0 SP §5.3.2.1).
+  const refreshedAgain = await client.refreshTokenGrant(config, refreshed.refresh_token, undefined, { DPoP });
+  if (!refreshedAgain.refresh_token) throw new Error('second refresh returned no refresh token');
   let oldRefreshError = null;
   try {
     await client.refreshTokenGrant(config, tokens.refresh_token, undefined, { DPoP });

@@ -270,7 +270,11 @@ def test_authlib_code_flow_with_par_dpop_and_refresh(live_server: LiveServer, re
     assert userinfo.status_code == 200, userinfo.text
     assert userinfo.json() == {"sub": SUBJECT}
 
-    # The spent refresh token is refused (RFC 9700 §4.14.2).
+    # Once its successor has been used, the spent refresh token is refused
+    # (RFC 9700 §4.14.2; a retry of a lost response would still be accepted).
+    session.refresh_token(
+        token_endpoint, refresh_token=refreshed["refresh_token"], headers=dpop.token_headers(token_endpoint)
+    )
     with pytest.raises(OAuthError) as reused:
         session.refresh_token(
             token_endpoint, refresh_token=first_refresh, headers=dpop.token_headers(token_endpoint)

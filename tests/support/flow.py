@@ -37,7 +37,9 @@ def browser_secret(api_user: ApiUser) -> str | None:
     return cookie.value if cookie else None
 
 
-def finish(api_user: ApiUser, interaction_id: str, subject: str = "customer-1", approved: bool = True) -> None:
+def finish(
+    api_user: ApiUser, interaction_id: str, subject: str = "customer-1", approved: bool = True
+) -> None:
     """What the login and consent pages do once the customer has decided."""
     complete_interaction(
         interaction_id,
