@@ -8,8 +8,11 @@ echoes a secret.
 
 from __future__ import annotations
 
-from authlib.oauth2.base import invalid_error_characters
+import re
+
 from authlib.oauth2.rfc6749 import errors as oauth
+
+_NOT_ALLOWED_IN_DESCRIPTION = re.compile(r"[^\x20-\x21\x23-\x5b\x5d-\x7e]")
 
 
 class Refusal(oauth.OAuth2Error):
@@ -21,7 +24,7 @@ class Refusal(oauth.OAuth2Error):
         text = description or self.description
         # RFC 6749 §5.2: error_description is restricted to printable ASCII
         # without '"' and '\\'; anything else a client sent is replaced.
-        text = "".join("?" if invalid_error_characters(c) else c for c in text)
+        text = _NOT_ALLOWED_IN_DESCRIPTION.sub("?", text)
         super().__init__(description=text, **kwargs)
 
 

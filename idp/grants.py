@@ -10,16 +10,23 @@ each grant checks, in order:
 | check_client_may_use_grant         | 2                  | 2             | 2                  |
 | check_dpop_proof (RFC 9449)        | 3                  | 3             | 3                  |
 | load_authorization_code            | 4                  |               |                    |
-| check_code_not_reused              | 5                  |               |                    |
-| check_code_not_expired             | 6                  |               |                    |
-| check_redirect_uri_matches         | 7                  |               |                    |
-| check_pkce_verifier (RFC 7636)     | 8                  |               |                    |
+| check_code_not_expired             | 5                  |               |                    |
+| check_redirect_uri_matches         | 6                  |               |                    |
+| check_pkce_verifier (RFC 7636)     | 7                  |               |                    |
 | load_refresh_token                 |                    | 4             |                    |
 | check_refresh_token_not_expired    |                    | 5             |                    |
-| check_authorization_not_revoked    | 9                  | 6             |                    |
-| check_dpop_key_is_bound_key        | 10                 | 7             |                    |
+| check_authorization_not_revoked    | 8                  | 6             |                    |
+| check_dpop_key_is_bound_key        | 9                  | 7             |                    |
 | check_scope_allowed                |                    | 8             | 4                  |
-| check_refresh_token_not_reused     |                    | 9             |                    |
+| record_single_use_identifiers      | 10                 | 9             | 5                  |
+| check_code_not_reused              | 11                 |               |                    |
+| check_refresh_token_not_reused     |                    | 10            |                    |
+
+The checks up to ``check_scope_allowed`` only read. The write phase starts
+with ``record_single_use_identifiers`` (the client assertion's and the DPoP
+proof's ``jti``, refused if seen before) and the claim of the code or refresh
+token; the tokens are then issued and everything commits at once. Keeping the
+writes together keeps SQLite's writer lock short under load.
 """
 
 from __future__ import annotations
@@ -30,10 +37,11 @@ import re
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6749.requests import OAuth2Request
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
-from sqlalchemy import select, update
+from sqlalchemy import Row, bindparam, select, update
 
 from idp import errors
 from idp.models import Authorization, AuthorizationCode, IssuedToken, secret_hash
+from idp.replay import record_deferred
 from idp.tokens import REFRESH_TOKEN, TokenGrant, issue_tokens, revoke_authorization
 from senim import clock
 from senim.audit import audit
@@ -43,9 +51,29 @@ AUTH_METHODS = ["private_key_jwt"]
 CODE_VERIFIER_FORMAT = re.compile(r"^[A-Za-z0-9._~-]{43,128}$")  # RFC 7636 §4.1
 
 
-def lock_authorization(authorization_id: str) -> Authorization | None:
-    """Load a grant, locking its row for this transaction where the database can."""
-    return db.session.get(Authorization, authorization_id, with_for_update=True)
+# The hot path reads and writes rows with prebuilt Core statements (no ORM
+# unit of work): the token endpoint's cost is mostly per-statement overhead.
+_AUTHORIZATIONS = Authorization.__table__
+_TOKENS = IssuedToken.__table__
+_SELECT_AUTHORIZATION_FOR_UPDATE = (
+    select(_AUTHORIZATIONS).where(_AUTHORIZATIONS.c.id == bindparam("id")).with_for_update()
+)
+_SELECT_REFRESH_TOKEN = select(_TOKENS).where(
+    _TOKENS.c.lookup == bindparam("lookup"), _TOKENS.c.kind == REFRESH_TOKEN
+)
+_SELECT_TOKEN_BY_ID = select(_TOKENS).where(_TOKENS.c.id == bindparam("id"))
+_CLAIM_REFRESH_TOKEN = (
+    update(_TOKENS)
+    .where(_TOKENS.c.id == bindparam("token_id"), _TOKENS.c.used_at.is_(None))
+    .values(used_at=bindparam("now"))
+    .returning(_TOKENS.c.id)
+)
+
+
+def lock_authorization(authorization_id: str) -> Row | None:
+    """Read a grant, locking its row for this transaction where the database
+    can (PostgreSQL): requests on one grant are serialised."""
+    return db.session.execute(_SELECT_AUTHORIZATION_FOR_UPDATE, {"id": authorization_id}).first()
 
 
 class SenimGrant:
@@ -61,6 +89,11 @@ class SenimGrant:
     def check_dpop_proof(self) -> None:
         # RFC 9449 §5: every token request carries a proof; the token is bound to its key.
         self.request.dpop = self.server.verify_dpop_for_request()
+
+    def record_single_use_identifiers(self) -> None:
+        # RFC 7523 §3 item 7, RFC 9449 §11.1: the assertion and the proof are
+        # used once; recorded here, at the start of the write phase.
+        record_deferred()
 
     def check_authorization_not_revoked(self) -> None:
         authz = self.request.authorization
@@ -96,12 +129,13 @@ class AuthorizationCodeGrant(SenimGrant, grants.AuthorizationCodeGrant):
         "check_client_may_use_grant",
         "check_dpop_proof",
         "load_authorization_code",
-        "check_code_not_reused",
         "check_code_not_expired",
         "check_redirect_uri_matches",
         "check_pkce_verifier",
         "check_authorization_not_revoked",
         "check_dpop_key_is_bound_key",
+        "record_single_use_identifiers",
+        "check_code_not_reused",
     )
 
     @classmethod
@@ -161,7 +195,12 @@ class AuthorizationCodeGrant(SenimGrant, grants.AuthorizationCodeGrant):
     def create_token_response(self) -> tuple[int, dict, list]:
         authz = self.request.authorization
         if authz.dpop_jkt is None:
-            authz.dpop_jkt = self.request.dpop.jkt
+            # RFC 9449 §5: the grant is bound to the key of its first token request.
+            db.session.execute(
+                update(_AUTHORIZATIONS)
+                .where(_AUTHORIZATIONS.c.id == authz.id)
+                .values(dpop_jkt=self.request.dpop.jkt)
+            )
         body = issue_tokens(
             TokenGrant(
                 client=self.request.client,
@@ -197,6 +236,7 @@ class RefreshTokenGrant(SenimGrant, grants.RefreshTokenGrant):
         "check_authorization_not_revoked",
         "check_dpop_key_is_bound_key",
         "check_scope_allowed",
+        "record_single_use_identifiers",
         "check_refresh_token_not_reused",
     )
 
@@ -208,11 +248,7 @@ class RefreshTokenGrant(SenimGrant, grants.RefreshTokenGrant):
         token = self.request.form.get("refresh_token")
         if not token:
             raise errors.InvalidRequest("refresh_token is required.")
-        record = db.session.scalar(
-            select(IssuedToken).where(
-                IssuedToken.lookup == secret_hash(token), IssuedToken.kind == REFRESH_TOKEN
-            )
-        )
+        record = db.session.execute(_SELECT_REFRESH_TOKEN, {"lookup": secret_hash(token)}).first()
         if record is None or record.client_id != self.request.client.client_id:
             raise errors.RefreshTokenInvalid()
         self.request.refresh_record = record
@@ -236,15 +272,10 @@ class RefreshTokenGrant(SenimGrant, grants.RefreshTokenGrant):
     def check_refresh_token_not_reused(self) -> None:
         record = self.request.refresh_record
         now = clock.now_int()
-        claimed = db.session.execute(
-            update(IssuedToken)
-            .where(IssuedToken.id == record.id, IssuedToken.used_at.is_(None))
-            .values(used_at=now)
-            .returning(IssuedToken.id)
-        ).first()
+        claimed = db.session.execute(_CLAIM_REFRESH_TOKEN, {"token_id": record.id, "now": now}).first()
         if claimed is not None:
             return
-        db.session.refresh(record)
+        record = db.session.execute(_SELECT_TOKEN_BY_ID, {"id": record.id}).first()
         within_grace = record.used_at is not None and now - record.used_at <= self.RETRY_GRACE_SECONDS
         if within_grace and self.revoke_unused_successor(record, now):
             return
@@ -252,7 +283,7 @@ class RefreshTokenGrant(SenimGrant, grants.RefreshTokenGrant):
         raise errors.RefreshTokenReused()
 
     @staticmethod
-    def revoke_unused_successor(record: IssuedToken, now: int) -> bool:
+    def revoke_unused_successor(record: Row, now: int) -> bool:
         """Revoke what the lost response carried, if the client never used it."""
         successor = db.session.execute(
             update(IssuedToken)
@@ -292,7 +323,12 @@ class RefreshTokenGrant(SenimGrant, grants.RefreshTokenGrant):
 
 
 class ClientCredentialsGrant(SenimGrant, grants.ClientCredentialsGrant):
-    CHECKS = ("check_client_may_use_grant", "check_dpop_proof", "check_scope_allowed")
+    CHECKS = (
+        "check_client_may_use_grant",
+        "check_dpop_proof",
+        "check_scope_allowed",
+        "record_single_use_identifiers",
+    )
 
     def validate_token_request(self) -> None:
         self.request.authorization = None

@@ -8,8 +8,9 @@ stored only as SHA-256 hashes; access tokens are known by their ``jti``.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, Text, bindparam, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from senim.database import db
@@ -20,23 +21,16 @@ def secret_hash(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
-class Client(db.Model):
-    """An OAuth client of an API user (a bank or fintech app)."""
+class ClientRules:
+    """What Authlib asks of a client (rfc6749.ClientMixin) and Senim's own rules,
+    shared by the model and by the read-only snapshot the endpoints use."""
 
-    __tablename__ = "oauth_clients"
+    client_id: str
+    redirect_uris: list
+    grant_types: list
+    scope: str
+    token_endpoint_auth_method: str
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    client_id: Mapped[str] = mapped_column(String(64), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
-    redirect_uris: Mapped[list] = mapped_column(JSON, default=list)
-    grant_types: Mapped[list] = mapped_column(JSON, default=list)
-    scope: Mapped[str] = mapped_column(Text, default="")
-    jwks: Mapped[dict | None] = mapped_column(JSON, nullable=True)
-    token_endpoint_auth_method: Mapped[str] = mapped_column(String(40), default="private_key_jwt")
-    created_at: Mapped[int] = mapped_column(BigInteger)
-    disabled_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
-
-    # -- what Authlib asks of a client (rfc6749.ClientMixin) -----------------
     def get_client_id(self) -> str:
         return self.client_id
 
@@ -68,6 +62,23 @@ class Client(db.Model):
     def scope_allows(self, scope: str) -> bool:
         return set(scope.split()) <= set(self.scope.split())
 
+
+class Client(ClientRules, db.Model):
+    """An OAuth client of an API user (a bank or fintech app)."""
+
+    __tablename__ = "oauth_clients"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    redirect_uris: Mapped[list] = mapped_column(JSON, default=list)
+    grant_types: Mapped[list] = mapped_column(JSON, default=list)
+    scope: Mapped[str] = mapped_column(Text, default="")
+    jwks: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    token_endpoint_auth_method: Mapped[str] = mapped_column(String(40), default="private_key_jwt")
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    disabled_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
     def as_public_dict(self) -> dict:
         return {
             "client_id": self.client_id,
@@ -80,6 +91,38 @@ class Client(db.Model):
             "jwks": self.jwks,
             "created_at": self.created_at,
         }
+
+
+@dataclass(frozen=True)
+class ClientSnapshot(ClientRules):
+    """A client as one request sees it: read with a plain query, never written."""
+
+    client_id: str
+    name: str
+    redirect_uris: list
+    grant_types: list
+    scope: str
+    jwks: dict | None
+    token_endpoint_auth_method: str
+    disabled_at: int | None
+
+    @classmethod
+    def load(cls, client_id: str) -> ClientSnapshot | None:
+        row = db.session.execute(_SELECT_CLIENT_SNAPSHOT, {"client_id": client_id}).first()
+        return None if row is None else cls(*row)
+
+
+_CLIENTS = Client.__table__
+_SELECT_CLIENT_SNAPSHOT = select(
+    _CLIENTS.c.client_id,
+    _CLIENTS.c.name,
+    _CLIENTS.c.redirect_uris,
+    _CLIENTS.c.grant_types,
+    _CLIENTS.c.scope,
+    _CLIENTS.c.jwks,
+    _CLIENTS.c.token_endpoint_auth_method,
+    _CLIENTS.c.disabled_at,
+).where(_CLIENTS.c.client_id == bindparam("client_id"))
 
 
 class PushedAuthorizationRequest(db.Model):

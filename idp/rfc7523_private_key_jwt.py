@@ -10,7 +10,6 @@ Senim's rules on top of the RFC (FAPI 2.0 Security Profile §5.3.2.1):
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from functools import lru_cache
@@ -28,7 +27,7 @@ from idp.errors import (
     ClientDisabled,
 )
 from idp.models import Client
-from idp.replay import consume_jti
+from idp.replay import use_once
 from senim import clock
 
 CLIENT_ASSERTION_ALGS = ("ES256", "PS256", "EdDSA")
@@ -110,7 +109,5 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
         exp = claims.get("exp")
         if not isinstance(exp, int) or exp > now + self.max_age:
             raise ClientAssertionTooLongLived()
-        key = f"{claims['sub']}:{jti}"
-        if not consume_jti("client_assertion", hashlib.sha256(key.encode()).hexdigest(), exp + self.leeway):
-            raise ClientAssertionReplayed()
+        use_once("client_assertion", f"{claims['sub']}:{jti}", exp + self.leeway, ClientAssertionReplayed)
         return True

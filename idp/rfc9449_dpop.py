@@ -28,7 +28,7 @@ from idp.errors import (
     InvalidDPoPProof,
     UseDPoPNonce,
 )
-from idp.replay import consume_jti
+from idp.replay import use_once
 
 #: §4.2: asymmetric algorithms only; FAPI 2.0 §5.4 allows PS256, ES256, EdDSA.
 DPOP_ALGS = ("ES256", "PS256", "EdDSA")
@@ -196,6 +196,5 @@ def verify_dpop_proof(
     if expected_jkt is not None and not _same(jkt, expected_jkt):
         raise DPoPKeyMismatch()
     # §11.1: a proof is used once within its window.
-    if not consume_jti("dpop", f"{jkt}:{jti}", int(iat) + iat_window + FUTURE_SKEW):
-        raise DPoPProofReplayed()
+    use_once("dpop", f"{jkt}:{jti}", int(iat) + iat_window + FUTURE_SKEW, DPoPProofReplayed)
     return DPoPProof(jkt=jkt, jti=jti, iat=iat)

@@ -7,6 +7,7 @@ from flask import Blueprint, Response, current_app, jsonify, make_response, redi
 
 from idp import authorize as authz_flow
 from idp import errors
+from idp.replay import defer_until_write_phase
 from idp.server import SenimAuthorizationServer
 from idp.tokens import VerifiedAccessToken, keyring, verify_access_token
 from senim.audit import audit
@@ -42,6 +43,8 @@ def par() -> Response:
 
 @bp.post("/token")
 def token() -> Response:
+    # The grants' checks only read; their writes happen together at the end.
+    defer_until_write_phase()
     return server().create_token_response()
 
 

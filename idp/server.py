@@ -10,6 +10,7 @@ modules named for their standard: ``rfc9126_par``, ``rfc9449_dpop``,
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 
@@ -18,12 +19,12 @@ from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload, Flask
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749.requests import OAuth2Request
 from flask import Flask, Request, Response, request
-from sqlalchemy import select
 
 from idp import errors
 from idp.grants import AuthorizationCodeGrant, ClientCredentialsGrant, RefreshTokenGrant
 from idp.introspection import SenimIntrospectionEndpoint, SenimRevocationEndpoint
-from idp.models import Client
+from idp.models import ClientSnapshot
+from idp.replay import record_deferred
 from idp.rfc7523_private_key_jwt import PrivateKeyJWT
 from idp.rfc9126_par import PushedAuthorizationEndpoint
 from idp.rfc9449_dpop import DPoPProof, NonceSource, verify_dpop_proof
@@ -81,12 +82,12 @@ class SenimAuthorizationServer(AuthorizationServer):
         self.register_endpoint(SenimRevocationEndpoint)
 
     @staticmethod
-    def _load_client(client_id: object) -> Client | None:
+    def _load_client(client_id: object) -> ClientSnapshot | None:
         # The client_id comes from a request before anything is verified:
         # only a well-formed identifier reaches the database.
         if not isinstance(client_id, str) or not CLIENT_ID_FORMAT.match(client_id):
             return None
-        return db.session.scalar(select(Client).where(Client.client_id == client_id))
+        return ClientSnapshot.load(client_id)
 
     def create_oauth2_request(self, _framework_request: object = None) -> OAuth2Request:
         """Authlib's view of the request, addressed by the issuer's URL.
@@ -130,7 +131,10 @@ class SenimAuthorizationServer(AuthorizationServer):
 
     def handle_error_response(self, request: OAuth2Request, error: OAuth2Error) -> Response:
         """Every refusal: audited, and what it changed (a consumed ``jti``, a
-        revoked grant after a reused code) is kept."""
+        revoked grant after a reused code) is kept. An assertion or proof
+        presented with a refused request is spent too."""
+        with contextlib.suppress(errors.Refusal):  # already spent: answer the refusal at hand
+            record_deferred()
         db.session.commit()
         client = getattr(request, "client", None)
         audit(

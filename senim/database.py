@@ -19,7 +19,11 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION))
+# Objects stay readable after commit: a request reads what it just wrote
+# without reloading it from the database.
+db = SQLAlchemy(
+    metadata=MetaData(naming_convention=NAMING_CONVENTION), session_options={"expire_on_commit": False}
+)
 migrate = Migrate()
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
