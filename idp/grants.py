@@ -45,7 +45,7 @@ from idp.replay import record_deferred
 from idp.tokens import REFRESH_TOKEN, TokenGrant, issue_tokens, revoke_authorization
 from senim import clock
 from senim.audit import audit
-from senim.database import db
+from senim.database import core, db
 
 AUTH_METHODS = ["private_key_jwt"]
 CODE_VERIFIER_FORMAT = re.compile(r"^[A-Za-z0-9._~-]{43,128}$")  # RFC 7636 §4.1
@@ -73,7 +73,7 @@ _CLAIM_REFRESH_TOKEN = (
 def lock_authorization(authorization_id: str) -> Row | None:
     """Read a grant, locking its row for this transaction where the database
     can (PostgreSQL): requests on one grant are serialised."""
-    return db.session.execute(_SELECT_AUTHORIZATION_FOR_UPDATE, {"id": authorization_id}).first()
+    return core(_SELECT_AUTHORIZATION_FOR_UPDATE, {"id": authorization_id}).first()
 
 
 class SenimGrant:
@@ -248,7 +248,7 @@ class RefreshTokenGrant(SenimGrant, grants.RefreshTokenGrant):
         token = self.request.form.get("refresh_token")
         if not token:
             raise errors.InvalidRequest("refresh_token is required.")
-        record = db.session.execute(_SELECT_REFRESH_TOKEN, {"lookup": secret_hash(token)}).first()
+        record = core(_SELECT_REFRESH_TOKEN, {"lookup": secret_hash(token)}).first()
         if record is None or record.client_id != self.request.client.client_id:
             raise errors.RefreshTokenInvalid()
         self.request.refresh_record = record
@@ -272,10 +272,10 @@ class RefreshTokenGrant(SenimGrant, grants.RefreshTokenGrant):
     def check_refresh_token_not_reused(self) -> None:
         record = self.request.refresh_record
         now = clock.now_int()
-        claimed = db.session.execute(_CLAIM_REFRESH_TOKEN, {"token_id": record.id, "now": now}).first()
+        claimed = core(_CLAIM_REFRESH_TOKEN, {"token_id": record.id, "now": now}).first()
         if claimed is not None:
             return
-        record = db.session.execute(_SELECT_TOKEN_BY_ID, {"id": record.id}).first()
+        record = core(_SELECT_TOKEN_BY_ID, {"id": record.id}).first()
         within_grace = record.used_at is not None and now - record.used_at <= self.RETRY_GRACE_SECONDS
         if within_grace and self.revoke_unused_successor(record, now):
             return

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, Text, bindparam, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from senim.database import db
+from senim.database import core, db
 
 
 def secret_hash(value: str) -> str:
@@ -108,7 +108,7 @@ class ClientSnapshot(ClientRules):
 
     @classmethod
     def load(cls, client_id: str) -> ClientSnapshot | None:
-        row = db.session.execute(_SELECT_CLIENT_SNAPSHOT, {"client_id": client_id}).first()
+        row = core(_SELECT_CLIENT_SNAPSHOT, {"client_id": client_id}).first()
         return None if row is None else cls(*row)
 
 

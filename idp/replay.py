@@ -24,7 +24,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from idp.errors import Refusal
 from idp.models import SeenJti
-from senim.database import db
+from senim.database import core, db
 
 _TABLE = SeenJti.__table__
 
@@ -52,8 +52,8 @@ def _insert_new(rows: list[dict]) -> set[tuple[str, str]]:
     dialect = db.session.get_bind().dialect.name
     stmt = _STATEMENTS["postgresql" if dialect == "postgresql" else "sqlite"]
     if len(rows) == 1:
-        return {(ns, h) for ns, h in db.session.execute(stmt.values(rows[0]))}
-    return {(ns, h) for ns, h in db.session.execute(stmt, rows)}
+        return {(ns, h) for ns, h in core(stmt.values(rows[0]))}
+    return {(ns, h) for ns, h in core(stmt, rows)}
 
 
 def _hash(jti: str) -> str:

@@ -20,7 +20,7 @@ from sqlalchemy import Row, insert, select, update
 from idp.errors import InvalidToken
 from idp.models import Authorization, Client, IssuedToken, secret_hash
 from senim import clock
-from senim.database import db
+from senim.database import core, db
 from senim.keys import KeyRing
 from senim.settings import Settings
 
@@ -144,7 +144,7 @@ def issue_tokens(grant: TokenGrant) -> dict:
             id_claims["amr"] = authz.amr
         body["id_token"] = sign(id_claims, "JWT")
     # Recorded with one plain INSERT (no ORM unit of work on the hot path).
-    db.session.execute(insert(IssuedToken.__table__), records)
+    core(insert(IssuedToken.__table__), records)
     return body
 
 

@@ -8,7 +8,8 @@ from flask import Flask
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import CursorResult, Engine
+from sqlalchemy.sql.expression import Executable
 
 # Stable constraint names so Alembic migrations are the same on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -51,3 +52,12 @@ def _sqlite_pragmas(dbapi_connection: object, connection_record: object) -> None
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def core(statement: Executable, parameters: dict | list[dict] | None = None) -> CursorResult:
+    """Run a Core statement on the request's transaction, past the ORM layer.
+
+    Same connection and transaction as ``db.session``; for hot paths where
+    the ORM's per-statement bookkeeping is most of the cost.
+    """
+    return db.session.connection().execute(statement, parameters)
