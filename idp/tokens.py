@@ -58,6 +58,12 @@ class TokenGrant:
     extra_claims: dict = field(default_factory=dict)
 
 
+def authentication_claims(authz: Authorization | Row) -> dict:
+    """How and when the customer authenticated (OIDC Core §2: auth_time, acr, amr)."""
+    claims = {"auth_time": authz.auth_time, "acr": authz.acr, "amr": authz.amr}
+    return {name: value for name, value in claims.items() if value}
+
+
 def issue_tokens(grant: TokenGrant) -> dict:
     """Create the token response body and record what was issued (no token values)."""
     s = settings()
@@ -80,12 +86,7 @@ def issue_tokens(grant: TokenGrant) -> dict:
         claims["grant_id"] = authz.id
         if authz.authorization_details:
             claims["authorization_details"] = authz.authorization_details
-        if authz.auth_time:
-            claims["auth_time"] = authz.auth_time
-        if authz.acr:
-            claims["acr"] = authz.acr
-        if authz.amr:
-            claims["amr"] = authz.amr
+        claims.update(authentication_claims(authz))
     claims.update(grant.extra_claims)
     body: dict = {
         "access_token": sign(claims, "at+jwt"),
@@ -95,36 +96,26 @@ def issue_tokens(grant: TokenGrant) -> dict:
     }
     if authz is not None and authz.authorization_details:
         body["authorization_details"] = authz.authorization_details
-    records = [
-        dict(
-            kind=ACCESS_TOKEN,
-            lookup=jti,
-            authorization_id=authz.id if authz else None,
-            client_id=grant.client.client_id,
-            subject=subject,
-            scope=grant.scope,
-            dpop_jkt=grant.dpop_jkt,
-            issued_at=now,
-            expires_at=claims["exp"],
-            rotated_from=grant.rotated_from,
-        )
-    ]
+    common = {
+        "authorization_id": authz.id if authz else None,
+        "client_id": grant.client.client_id,
+        "subject": subject,
+        "scope": grant.scope,
+        "dpop_jkt": grant.dpop_jkt,
+        "issued_at": now,
+        "rotated_from": grant.rotated_from,
+    }
+    records = [{**common, "kind": ACCESS_TOKEN, "lookup": jti, "expires_at": claims["exp"]}]
     if grant.include_refresh_token and authz is not None:
         refresh = secrets.token_urlsafe(32)
         body["refresh_token"] = refresh
         records.append(
-            dict(
-                kind=REFRESH_TOKEN,
-                lookup=secret_hash(refresh),
-                authorization_id=authz.id,
-                client_id=grant.client.client_id,
-                subject=subject,
-                scope=grant.scope,
-                dpop_jkt=grant.dpop_jkt,
-                issued_at=now,
-                expires_at=now + s.refresh_token_ttl,
-                rotated_from=grant.rotated_from,
-            )
+            {
+                **common,
+                "kind": REFRESH_TOKEN,
+                "lookup": secret_hash(refresh),
+                "expires_at": now + s.refresh_token_ttl,
+            }
         )
     if grant.include_id_token and authz is not None and subject:
         id_claims = {
@@ -134,14 +125,10 @@ def issue_tokens(grant: TokenGrant) -> dict:
             "azp": grant.client.client_id,
             "iat": now,
             "exp": now + s.id_token_ttl,
-            "auth_time": authz.auth_time,
+            **authentication_claims(authz),
         }
         if grant.nonce:
             id_claims["nonce"] = grant.nonce
-        if authz.acr:
-            id_claims["acr"] = authz.acr
-        if authz.amr:
-            id_claims["amr"] = authz.amr
         body["id_token"] = sign(id_claims, "JWT")
     # Recorded with one plain INSERT (no ORM unit of work on the hot path).
     core(insert(IssuedToken.__table__), records)

@@ -21,6 +21,7 @@ from senim.clock import SettableClock
 from senim.database import db
 from senim.settings import Settings
 from tests.support.api_user import ISSUER, ApiUser, public_jwks
+from tests.support.database import empty_tables
 
 BACKENDS = ("sqlite", "postgresql")
 
@@ -78,10 +79,7 @@ def app(base_app: Flask, clock: SettableClock) -> Iterator[Flask]:
     with base_app.app_context():
         yield base_app
         db.session.rollback()
-        for table in reversed(db.metadata.sorted_tables):
-            db.session.execute(table.delete())
-        db.session.commit()
-        db.session.remove()
+    empty_tables(base_app)
 
 
 @pytest.fixture

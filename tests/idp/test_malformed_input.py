@@ -160,9 +160,7 @@ def test_request_object_with_non_string_parameters_is_refused(api_user, name: st
         name: value,
     }
     request_object = jwt.encode({"alg": "ES256", "kid": "k1"}, claims, api_user.key)
-    response = api_user.http.post(
-        "/par", data={"client_id": "app-1", "request": request_object, **api_user.client_auth()}
-    )
+    response = api_user.push_request_object(request_object)
     _assert_refused(response, "invalid_request_object")
 
 
@@ -171,21 +169,12 @@ def test_request_object_for_another_audience_is_refused(api_user) -> None:
     for aud in ("https://other.example", ["http://senim.test", "https://other.example"]):
         claims = {"iss": "app-1", "aud": aud, "exp": now + 60, "client_id": "app-1", "response_type": "code"}
         request_object = jwt.encode({"alg": "ES256", "kid": "k1"}, claims, api_user.key)
-        response = api_user.http.post(
-            "/par", data={"client_id": "app-1", "request": request_object, **api_user.client_auth()}
-        )
+        response = api_user.push_request_object(request_object)
         _assert_refused(response, "invalid_request_object")
 
 
 def test_deeply_nested_request_object_is_refused(api_user) -> None:
-    response = api_user.http.post(
-        "/par",
-        data={
-            "client_id": "app-1",
-            "request": _unsigned_jwt({"alg": "ES256"}, '{"a":' + DEEP + "}"),
-            **api_user.client_auth(),
-        },
-    )
+    response = api_user.push_request_object(_unsigned_jwt({"alg": "ES256"}, '{"a":' + DEEP + "}"))
     _assert_refused(response, "invalid_request_object")
 
 

@@ -120,9 +120,7 @@ def test_par_accepts_signed_request_object_and_uses_only_its_parameters(app, api
     assert params["state"] == "from-object"
     assert api_user.exchange(params["code"], verifier=verifier).status_code == 200
 
-    replay = api_user.http.post(
-        "/par", data={"client_id": "app-1", "request": request_object, **api_user.client_auth()}
-    )
+    replay = api_user.push_request_object(request_object)
     _par_error(replay, "invalid_request_object")
 
 
@@ -138,9 +136,7 @@ def test_par_refuses_request_object_signed_by_another_key(api_user) -> None:
         "response_type": "code",
     }
     forged = jwt.encode({"alg": "ES256"}, claims, ECKey.generate_key("P-256"))
-    response = api_user.http.post(
-        "/par", data={"client_id": "app-1", "request": forged, **api_user.client_auth()}
-    )
+    response = api_user.push_request_object(forged)
     _par_error(response, "invalid_request_object")
 
 

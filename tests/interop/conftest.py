@@ -38,6 +38,7 @@ from senim.app import create_app
 from senim.database import db
 from tests.conftest import make_settings
 from tests.support.api_user import public_jwks
+from tests.support.database import empty_tables
 
 #: Where the browser is sent back to. Nothing listens there: the test reads
 #: the Location header and hands it to the client.
@@ -134,15 +135,6 @@ def live_server_pool(backend_url: str, tmp_path_factory: pytest.TempPathFactory)
     pool.stop()
 
 
-def _empty_tables(app: Flask) -> None:
-    with app.app_context():
-        db.session.rollback()
-        for table in reversed(db.metadata.sorted_tables):
-            db.session.execute(table.delete())
-        db.session.commit()
-        db.session.remove()
-
-
 @pytest.fixture
 def live_server(request: pytest.FixtureRequest, live_server_pool: _ServerPool) -> Iterator[LiveServer]:
     overrides = dict(getattr(request, "param", None) or {})
@@ -150,7 +142,7 @@ def live_server(request: pytest.FixtureRequest, live_server_pool: _ServerPool) -
     try:
         yield live
     finally:
-        _empty_tables(live.app)
+        empty_tables(live.app)
 
 
 @pytest.fixture

@@ -57,43 +57,22 @@ def test_db_upgrade_demo_seed_and_clients_add(tmp_path) -> None:
     assert client["client_id"] in listed.output
 
 
+def _add_client(runner: CliRunner, env: dict, jwks_file, redirect_uri: str):
+    args = ["clients", "add", "--name", "x", "--jwks-file", str(jwks_file), "--redirect-uri", redirect_uri]
+    return runner.invoke(main, args, env=env)
+
+
 def test_clients_add_refuses_a_private_key_and_bad_redirects(tmp_path) -> None:
     runner = CliRunner()
     env = _env(tmp_path)
     runner.invoke(main, ["db", "upgrade"], env=env)
     jwks = tmp_path / "jwks.json"
     jwks.write_text(json.dumps({"keys": [ECKey.generate_key("P-256").as_dict(private=True)]}))
-    result = runner.invoke(
-        main,
-        [
-            "clients",
-            "add",
-            "--name",
-            "x",
-            "--jwks-file",
-            str(jwks),
-            "--redirect-uri",
-            "https://app.example/cb",
-        ],
-        env=env,
-    )
+    result = _add_client(runner, env, jwks, "https://app.example/cb")
     assert result.exit_code != 0
     assert "private key" in result.output
     jwks.write_text(json.dumps({"keys": [ECKey.generate_key("P-256").as_dict(private=False)]}))
-    result = runner.invoke(
-        main,
-        [
-            "clients",
-            "add",
-            "--name",
-            "x",
-            "--jwks-file",
-            str(jwks),
-            "--redirect-uri",
-            "http://app.example/cb",
-        ],
-        env=env,
-    )
+    result = _add_client(runner, env, jwks, "http://app.example/cb")
     assert result.exit_code != 0
     assert "https" in result.output
     result = runner.invoke(main, ["clients", "list"], env=env)

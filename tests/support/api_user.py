@@ -115,6 +115,11 @@ class ApiUser:
         headers = {"DPoP": self.dpop("POST", "/par")} if dpop else {}
         return self.http.post("/par", data=data, headers=headers)
 
+    def push_request_object(self, request_object: str):
+        """PAR with a signed request object (RFC 9101) as the only parameters."""
+        data = {"client_id": self.client_id, "request": request_object, **self.client_auth()}
+        return self.http.post("/par", data=data)
+
     def token(self, data: dict, dpop: str | bool | None = True, auth: dict | None = None):
         body = dict(data)
         body.update(auth if auth is not None else self.client_auth())
