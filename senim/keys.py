@@ -10,6 +10,9 @@ verify.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import contextlib
 import json
 import os
 import secrets
@@ -217,3 +220,34 @@ class KeyRing:
     def server_secret(self) -> bytes:
         """A random secret of this deployment (HMAC of DPoP nonces, session cookies)."""
         return (self.key_dir / SECRET_FILE).read_bytes()
+
+
+BIOMETRIC_KEY_FILE = "biometric-key"
+
+
+class KeyConfigurationError(ValueError):
+    """A configured key cannot be used; the message says which and why."""
+
+
+def load_biometric_key(configured: str | None, key_dir: Path) -> bytes:
+    """The 32-byte key that encrypts biometric references at rest (AES-256-GCM).
+
+    From ``SENIM_BIOMETRIC_KEY`` (base64url of 32 bytes) when set; otherwise
+    generated once into the key directory (mode 0600) for a laptop run.
+    """
+    if configured:
+        try:
+            key = base64.urlsafe_b64decode(configured + "=" * (-len(configured) % 4))
+        except (ValueError, binascii.Error):
+            raise KeyConfigurationError("SENIM_BIOMETRIC_KEY is not base64url") from None
+        if len(key) != 32:
+            raise KeyConfigurationError("SENIM_BIOMETRIC_KEY must encode exactly 32 bytes")
+        return key
+    path = Path(key_dir) / BIOMETRIC_KEY_FILE
+    if not path.exists():
+        Path(key_dir).mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(secrets.token_bytes(32))
+    return path.read_bytes()

@@ -69,6 +69,11 @@ class Settings:
     dpop_iat_window: int = 60
     dpop_require_nonce: bool = False
     sms_backend: str = "outbox"
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_from_number: str | None = None
+    twilio_api_base: str | None = None
+    biometric_key: str | None = None
     workers: int = 2
     log_level: str = "INFO"
     audit_log_path: Path | None = None
@@ -89,6 +94,15 @@ class Settings:
         if environment == "production" and not issuer.startswith("https://"):
             raise SettingsError("SENIM_ISSUER must use https in production")
         audit_path = env.get("SENIM_AUDIT_LOG")
+        sms_backend = _choice(env, "SENIM_SMS_BACKEND", "outbox", SMS_BACKENDS)
+        if sms_backend == "twilio":
+            missing = [
+                name
+                for name in ("SENIM_TWILIO_ACCOUNT_SID", "SENIM_TWILIO_AUTH_TOKEN", "SENIM_TWILIO_FROM")
+                if not env.get(name)
+            ]
+            if missing:
+                raise SettingsError(f"SENIM_SMS_BACKEND=twilio needs {', '.join(missing)}")
         return cls(
             environment=environment,
             bind=bind,
@@ -106,7 +120,12 @@ class Settings:
             client_assertion_max_age=_int(env, "SENIM_CLIENT_ASSERTION_MAX_AGE", 300, 10, 3600),
             dpop_iat_window=_int(env, "SENIM_DPOP_IAT_WINDOW", 60, 5, 300),
             dpop_require_nonce=_bool(env, "SENIM_DPOP_REQUIRE_NONCE", False),
-            sms_backend=_choice(env, "SENIM_SMS_BACKEND", "outbox", SMS_BACKENDS),
+            sms_backend=sms_backend,
+            twilio_account_sid=env.get("SENIM_TWILIO_ACCOUNT_SID") or None,
+            twilio_auth_token=env.get("SENIM_TWILIO_AUTH_TOKEN") or None,
+            twilio_from_number=env.get("SENIM_TWILIO_FROM") or None,
+            twilio_api_base=(env.get("SENIM_TWILIO_API_BASE") or "").rstrip("/") or None,
+            biometric_key=env.get("SENIM_BIOMETRIC_KEY") or None,
             workers=_int(env, "SENIM_WORKERS", 2, 1, 64),
             log_level=(env.get("SENIM_LOG_LEVEL") or "INFO").upper(),
             audit_log_path=Path(audit_path) if audit_path else None,
