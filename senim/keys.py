@@ -246,8 +246,11 @@ def load_biometric_key(configured: str | None, key_dir: Path) -> bytes:
     path = Path(key_dir) / BIOMETRIC_KEY_FILE
     if not path.exists():
         Path(key_dir).mkdir(parents=True, exist_ok=True)
+        # Written whole to a private temporary file, then linked into place:
+        # of two processes starting together, one key wins and none reads half a file.
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        _write_private(tmp, secrets.token_bytes(32))
         with contextlib.suppress(FileExistsError):
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(secrets.token_bytes(32))
+            os.link(tmp, path)
+        tmp.unlink()
     return path.read_bytes()
