@@ -7,6 +7,7 @@ from flask import Blueprint, Response, current_app, jsonify, make_response, redi
 
 from idp import authorize as authz_flow
 from idp import errors
+from idp.openapi import openapi_document
 from idp.replay import defer_until_write_phase
 from idp.server import SenimAuthorizationServer
 from idp.tokens import VerifiedAccessToken, keyring, verify_access_token
@@ -27,6 +28,11 @@ def discovery() -> Response:
     response = jsonify(server().discovery_document())
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
+
+
+@bp.get("/openapi/authorization-server.json")
+def openapi() -> Response:
+    return jsonify(openapi_document(server().issuer))
 
 
 @bp.get("/jwks")

@@ -110,3 +110,13 @@ def test_health_and_readiness(http) -> None:
     ready = http.get("/readyz")
     assert ready.status_code == 200
     assert ready.get_json()["checks"] == {"database": "ok", "signing_key": "ok"}
+
+
+def test_openapi_document_is_valid_and_lists_every_endpoint(app, http) -> None:
+    from openapi_spec_validator import validate
+
+    document = http.get("/openapi/authorization-server.json").get_json()
+    validate(document)
+    rules = {rule.rule.replace("<", "{").replace(">", "}") for rule in app.url_map.iter_rules()}
+    idp_rules = {r for r in rules if not r.startswith(("/static", "/openapi", "/dev", "/.well-known/oauth"))}
+    assert idp_rules <= set(document["paths"])
