@@ -1,11 +1,17 @@
-"""Photos and import directories for the reference registry's tests."""
+"""Photos and import directories for the reference registry's tests.
+
+Face encodings cost ~0.1 s each, so the ones tests compare with are computed
+once per session (``encoding_of``).
+"""
 
 from __future__ import annotations
 
 import csv
+import functools
 import io
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 FACES = Path(__file__).resolve().parent.parent / "fixtures" / "faces"
@@ -20,6 +26,14 @@ def blank_png(width: int = 300, height: int = 300) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (width, height), (128, 128, 128)).save(buffer, "PNG")
     return buffer.getvalue()
+
+
+@functools.cache
+def encoding_of(path: Path) -> np.ndarray:
+    from biometrics.encoding import reference_encoding
+    from biometrics.images import load_photo
+
+    return reference_encoding(load_photo(path.read_bytes()))
 
 
 def import_dir(root: Path, rows: list[tuple[str, str, str, str]], photos: dict[str, bytes | Path]) -> Path:
