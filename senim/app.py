@@ -13,7 +13,7 @@ from sqlalchemy import text
 from senim.audit import configure_audit_logging
 from senim.clock import Clock, SystemClock
 from senim.database import db, init_database
-from senim.keys import KeyRing
+from senim.keys import KeyRing, load_biometric_key
 from senim.settings import Settings
 
 SECURITY_HEADERS = {
@@ -47,9 +47,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.extensions["senim.settings"] = settings
     app.extensions["senim.clock"] = clock
     app.extensions["senim.keyring"] = keyring
+    app.extensions["senim.biometric_key"] = load_biometric_key(settings.biometric_key, settings.key_dir)
     init_database(app, settings.database_url)
 
     # Importing models registers them with the metadata (and with Alembic).
+    import biometrics.models  # noqa: F401
     import idp.models  # noqa: F401
     from idp import init_idp
 
