@@ -242,6 +242,108 @@ def clients_enable(client_id: str) -> None:
     click.echo(f"{client_id} enabled")
 
 
+# -- people (the reference photo registry) ------------------------------------------------
+@main.group()
+def people() -> None:
+    """The reference photo registry: people, their phone on record, their reference face."""
+
+
+def _people_app() -> Flask:
+    from senim.keys import KeyConfigurationError
+
+    try:
+        return _app()
+    except KeyConfigurationError as error:
+        raise click.ClickException(str(error)) from None
+
+
+@people.command("add")
+@click.option("--iin", required=True, help="12-digit IIN")
+@click.option("--name", "full_name", required=True, help="full name")
+@click.option("--phone", required=True, help="phone on record, e.g. +7 701 234 56 78")
+@click.option(
+    "--photo",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="reference photo (JPEG or PNG, exactly one face)",
+)
+@click.option("--keep-photo", is_flag=True, help="also keep the photo (sealed); by default only the encoding")
+def people_add(iin: str, full_name: str, phone: str, photo: Path, keep_photo: bool) -> None:
+    """Put one person on record."""
+    from biometrics.errors import BiometricsError
+    from biometrics.images import read_photo_file
+    from biometrics.phones import mask_phone
+    from biometrics.registry import LocalReferenceRegistry
+
+    app = _people_app()
+    with app.app_context():
+        registry = LocalReferenceRegistry(app.extensions["senim.biometric_key"])
+        try:
+            person = registry.add_person(
+                iin=iin, full_name=full_name, phone=phone, photo=read_photo_file(photo), keep_photo=keep_photo
+            )
+        except BiometricsError as error:
+            raise click.ClickException(str(error)) from None
+    kept = ", photo kept" if person.photo_kept else ""
+    click.echo(f"{person.iin} added ({mask_phone(person.phone)}{kept})")
+
+
+@people.command("import")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--keep-photo", is_flag=True, help="also keep the photos (sealed); by default only the encodings"
+)
+def people_import(directory: Path, keep_photo: bool) -> None:
+    """Put everyone in DIRECTORY/people.csv (iin,name,phone,photo) on record, or no one."""
+    from biometrics.errors import BiometricsError
+    from biometrics.registry import LocalReferenceRegistry
+
+    app = _people_app()
+    with app.app_context():
+        registry = LocalReferenceRegistry(app.extensions["senim.biometric_key"])
+        try:
+            added = registry.import_directory(directory, keep_photo=keep_photo)
+        except BiometricsError as error:
+            raise click.ClickException(str(error)) from None
+    click.echo(f"{len(added)} people imported from {directory}")
+
+
+@people.command("list")
+def people_list() -> None:
+    """Everyone on record, one JSON object a line (phones masked, never the face)."""
+    from biometrics.phones import mask_phone
+    from biometrics.registry import LocalReferenceRegistry
+
+    app = _people_app()
+    with app.app_context():
+        for person in LocalReferenceRegistry(app.extensions["senim.biometric_key"]).people():
+            record = {
+                "iin": person.iin,
+                "name": person.full_name,
+                "phone": mask_phone(person.phone),
+                "photo_kept": person.photo_kept,
+                "source": person.source,
+                "created_at": person.created_at,
+            }
+            click.echo(json.dumps(record, ensure_ascii=False))
+
+
+@people.command("remove")
+@click.argument("iin")
+def people_remove(iin: str) -> None:
+    """Take a person off record (their encoding and photo are deleted)."""
+    from biometrics.errors import BiometricsError
+    from biometrics.registry import LocalReferenceRegistry
+
+    app = _people_app()
+    with app.app_context():
+        try:
+            LocalReferenceRegistry(app.extensions["senim.biometric_key"]).remove(iin)
+        except BiometricsError as error:
+            raise click.ClickException(str(error)) from None
+    click.echo(f"{iin.strip()} removed")
+
+
 # -- maintenance -------------------------------------------------------------------------
 @main.command()
 def purge() -> None:

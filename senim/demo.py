@@ -1,25 +1,45 @@
 """Demo data for `make run`: a demo API-user client whose private key is kept
-under the data directory, so scripts and the docs' examples can use it."""
+under the data directory, so scripts and the docs' examples can use it, and
+two demo people in the reference registry (public-domain photos of official
+White House portraits, in ``senim/demo_data/``)."""
 
 from __future__ import annotations
 
 import json
 import os
 from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
 
 from joserfc.jwk import ECKey
 from sqlalchemy import select
 
+from biometrics.iin import make_iin
 from idp.clients import register_client
 from idp.models import Client
 from senim.database import db
+from senim.keys import load_biometric_key
 from senim.settings import Settings
 
 DEMO_CLIENT_ID = "senim-demo-app"
 DEMO_REDIRECT_URI = "http://127.0.0.1:8001/callback"
+DEMO_DATA = Path(__file__).resolve().parent / "demo_data"
+
+
+#: (IIN, full name, phone on record, reference photo in demo_data/); the IINs
+#: are computed, so their check digits are right.
+DEMO_PEOPLE = (
+    (make_iin(date(1990, 1, 1)), "Demo Customer One", "+77010000001", "obama_1.jpg"),
+    (make_iin(date(1985, 2, 2)), "Demo Customer Two", "+77010000002", "biden_2.jpg"),
+)
 
 
 def seed_demo(settings: Settings) -> Iterator[str]:
+    yield from _seed_demo_client(settings)
+    yield from _seed_demo_people(settings)
+
+
+def _seed_demo_client(settings: Settings) -> Iterator[str]:
     key_path = settings.data_dir / "demo" / "demo-app-private.jwk.json"
     if db.session.scalar(select(Client).where(Client.client_id == DEMO_CLIENT_ID)) is not None:
         yield f"demo data present (client {DEMO_CLIENT_ID}, key {key_path})"
@@ -43,3 +63,18 @@ def seed_demo(settings: Settings) -> Iterator[str]:
         client_id=DEMO_CLIENT_ID,
     )
     yield f"demo client {DEMO_CLIENT_ID} created; its private key is in {key_path}"
+
+
+def _seed_demo_people(settings: Settings) -> Iterator[str]:
+    from biometrics.phones import format_phone
+    from biometrics.registry import LocalReferenceRegistry
+
+    registry = LocalReferenceRegistry(load_biometric_key(settings.biometric_key, settings.key_dir))
+    for iin, name, phone, photo in DEMO_PEOPLE:
+        if registry.person(iin) is not None:
+            yield f"demo person present: IIN {iin}, {name}, {format_phone(phone)}"
+            continue
+        registry.add_person(
+            iin=iin, full_name=name, phone=phone, photo=(DEMO_DATA / photo).read_bytes(), source="demo"
+        )
+        yield f"demo person added: IIN {iin}, {name}, {format_phone(phone)}"
