@@ -11,6 +11,7 @@ def init_idp(app: Flask, settings: Settings) -> None:
     from idp.rfc9449_dpop import NonceSource
     from idp.routes import bp
     from idp.server import SenimAuthorizationServer
+    from idp.sms import dev_sms_bp, sms_sender_from_settings
 
     keyring = app.extensions["senim.keyring"]
     app.extensions["senim.authorization_server"] = SenimAuthorizationServer(
@@ -21,4 +22,7 @@ def init_idp(app: Flask, settings: Settings) -> None:
     app.extensions.setdefault(
         "senim.interaction_page", lambda interaction_id: f"{settings.issuer}/interaction/{interaction_id}"
     )
+    app.extensions["senim.sms_sender"] = sms_sender_from_settings(settings)
     app.register_blueprint(bp)
+    if settings.environment == "development":
+        app.register_blueprint(dev_sms_bp)

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+import time
 
 from flask import Flask, Response, g, jsonify, request
 from sqlalchemy import text
@@ -52,7 +53,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
 
     # Importing models registers them with the metadata (and with Alembic).
     import biometrics.models  # noqa: F401
-    import idp.models  # noqa: F401
+    import idp.models
+    import idp.otp  # noqa: F401
     from idp import init_idp
 
     init_idp(app, settings)
@@ -78,6 +80,10 @@ def _register_platform_routes(app: Flask) -> None:
         # A request that failed half-way leaves nothing behind.
         if exc is not None:
             db.session.rollback()
+
+    @app.template_filter("datetime_utc")
+    def _datetime_utc(epoch_seconds: int) -> str:
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(epoch_seconds))
 
     @app.get("/healthz")
     def healthz() -> Response:

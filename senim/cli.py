@@ -49,9 +49,11 @@ def run(workers: int | None, threads: int) -> None:
         def load(self) -> Flask:
             return app
 
-    click.echo(
-        f"Senim is serving {settings.issuer} (discovery: {settings.issuer}/.well-known/openid-configuration)"
-    )
+    click.echo(f"Senim is serving {settings.issuer}")
+    click.echo(f"  discovery:  {settings.issuer}/.well-known/openid-configuration")
+    click.echo(f"  JWKS:       {settings.issuer}/jwks")
+    if settings.environment == "development":
+        click.echo(f"  SMS outbox: {settings.issuer}/dev/sms")
     _Server().run()
 
 
