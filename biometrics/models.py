@@ -7,7 +7,7 @@ encoding, and the photo where the operator keeps it, are stored only sealed
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, LargeBinary, String
+from sqlalchemy import BigInteger, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from senim.database import db
@@ -34,3 +34,14 @@ class Person(db.Model):
     def __repr__(self) -> str:
         # Never the name or the sealed values: a repr ends up in logs and tracebacks.
         return f"<Person {self.iin}>"
+
+
+class BiometricThrottle(db.Model):
+    """Consecutive failed biometric attempts of an IIN (``biometrics.lockout``)."""
+
+    __tablename__ = "biometric_throttle"
+
+    iin: Mapped[str] = mapped_column(String(12), primary_key=True)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_failure_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
