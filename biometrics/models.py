@@ -7,7 +7,7 @@ encoding, and the photo where the operator keeps it, are stored only sealed
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Integer, LargeBinary, String
+from sqlalchemy import JSON, BigInteger, Float, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from senim.database import db
@@ -45,3 +45,29 @@ class BiometricThrottle(db.Model):
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[int] = mapped_column(BigInteger, default=0)
     last_failure_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class BiometricChallenge(db.Model):
+    """A liveness challenge issued to a customer: answered once, before its deadline."""
+
+    __tablename__ = "biometric_challenges"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    iin: Mapped[str] = mapped_column(String(12), index=True)
+    poses: Mapped[list] = mapped_column(JSON)
+    turn_degrees: Mapped[float] = mapped_column(Float)
+    nonce: Mapped[str] = mapped_column(String(64))
+    issued_at: Mapped[int] = mapped_column(BigInteger)
+    deadline: Mapped[int] = mapped_column(BigInteger)
+    answered_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    reasons: Mapped[list | None] = mapped_column(JSON, nullable=True)
+
+
+class SeenCapture(db.Model):
+    """Fingerprints of frame sets already submitted: a replayed capture is refused."""
+
+    __tablename__ = "biometric_seen_captures"
+
+    fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seen_at: Mapped[int] = mapped_column(BigInteger)
