@@ -19,6 +19,7 @@ from biometrics.liveness import (
     load_capture,
     verify_liveness,
 )
+from biometrics.liveness import frames as frames_module
 from biometrics.liveness.frames import MAX_FRAME_BYTES, MAX_FRAMES, sniff_format
 from biometrics.liveness.synthetic import encode_jpeg, encode_png, write_y4m
 
@@ -118,19 +119,36 @@ def test_formats_are_recognised_by_content() -> None:
     assert sniff_format(b"hello") is None
 
 
-def test_a_video_clip_is_sampled_to_a_few_frames(tmp_path: Path) -> None:
-    path = tmp_path / "clip.mp4"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10, (160, 120))
+@pytest.mark.parametrize(("codec", "suffix"), [("mp4v", ".mp4"), ("VP80", ".webm")])
+def test_a_video_clip_is_sampled_to_a_few_frames(tmp_path: Path, codec: str, suffix: str) -> None:
+    path = tmp_path / f"clip{suffix}"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*codec), 10, (160, 120))
     assert writer.isOpened()
     for index in range(30):
         frame = np.full((120, 160, 3), index * 8, np.uint8)
         writer.write(frame)
     writer.release()
-    frames = load_capture(path.read_bytes(), video_frames=6)
+    data = path.read_bytes()
+    assert sniff_format(data) == suffix[1:]
+    frames = load_capture(data, video_frames=6)
     assert len(frames) == 6
     assert frames[0].shape == (120, 160, 3)
     brightness = [float(frame.mean()) for frame in frames]
     assert brightness == sorted(brightness) and brightness[-1] > brightness[0] + 100
+
+
+def test_a_clip_too_long_is_refused_before_frames_are_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(frames_module, "MAX_VIDEO_DECODED_FRAMES", 10)
+    path = tmp_path / "long.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10, (64, 48))
+    for _ in range(20):
+        writer.write(np.zeros((48, 64, 3), np.uint8))
+    writer.release()
+    with pytest.raises(InvalidCapture) as refused:
+        load_capture(path.read_bytes())
+    assert refused.value.code == "video_too_long"
 
 
 def test_fingerprint_is_the_same_for_the_same_frames_and_differs_otherwise() -> None:
@@ -141,12 +159,22 @@ def test_fingerprint_is_the_same_for_the_same_frames_and_differs_otherwise() -> 
     assert frame_set_fingerprint(frames) != frame_set_fingerprint(frames[:3])
 
 
-def test_y4m_is_640x480_yuv420p(tmp_path: Path) -> None:
+def test_y4m_is_640x480_yuv420p_and_decodes_with_ffmpeg(tmp_path: Path) -> None:
     path = tmp_path / "camera.y4m"
-    write_y4m([_frame(seed, size=(320, 240)) for seed in range(3)], path, fps=10)
-    data = path.read_bytes()
-    header, _, body = data.partition(b"\n")
+    red = np.full((480, 640, 3), (200, 30, 30), np.uint8)
+    green_small = np.full((240, 320, 3), (30, 200, 30), np.uint8)  # scaled up to 640×480
+    write_y4m([red, green_small], path, fps=10)
+    header, _, body = path.read_bytes().partition(b"\n")
     assert header.startswith(b"YUV4MPEG2 W640 H480 F10:1 Ip A1:1 C420jpeg")
-    frame_bytes = 640 * 480 * 3 // 2
-    assert len(body) == 3 * (len(b"FRAME\n") + frame_bytes)
-    assert body.count(b"FRAME\n") >= 3
+    assert len(body) == 2 * (len(b"FRAME\n") + 640 * 480 * 3 // 2)
+    video = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    decoded = []
+    while True:
+        ok, bgr = video.read()
+        if not ok:
+            break
+        decoded.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    video.release()
+    assert [frame.shape for frame in decoded] == [(480, 640, 3)] * 2
+    assert np.abs(decoded[0][240, 320].astype(int) - (200, 30, 30)).max() <= 6
+    assert np.abs(decoded[1][240, 320].astype(int) - (30, 200, 30)).max() <= 6
