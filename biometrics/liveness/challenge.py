@@ -31,7 +31,7 @@ class Pose(StrEnum):
 
 
 # Each asked turn is at least this many degrees; the verifier accepts a pose as
-# reached from ~12° on (verify.POSE_REACHED_DEGREES), so a genuine turn has margin.
+# reached from 10° on (verify.POSE_REACHED_DEGREES), so a genuine turn has margin.
 MIN_TURN_DEGREES = 15.0
 MIN_POSES = 2
 MAX_POSES = 3
