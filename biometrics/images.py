@@ -47,6 +47,12 @@ def load_photo(
     if not data:
         raise UnreadablePhoto("the photo is empty")
     declared = sniff_format(data)
+    # face_recognition sets Pillow's process-wide LOAD_TRUNCATED_IMAGES, so a
+    # cut-off file would decode silently: check the end marker ourselves.
+    if (declared == "JPEG" and not data.rstrip(b"\x00").endswith(b"\xff\xd9")) or (
+        declared == "PNG" and b"IEND" not in data[-16:]
+    ):
+        raise UnreadablePhoto("the photo cannot be decoded (damaged or truncated)")
     try:
         # Pillow's own guard (Image.MAX_IMAGE_PIXELS) refuses images past twice
         # its limit right here; the lower limit below is the one that decides.
