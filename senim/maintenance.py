@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import delete
 
+from idp.customer_login import CustomerLogin
 from idp.models import Interaction, PushedAuthorizationRequest
 from idp.replay import purge_expired
 from senim import clock
@@ -19,6 +20,11 @@ def purge_expired_state() -> dict[str, int]:
     counts = {"seen_jtis": purge_expired(now)}
     old_interactions = db.session.execute(delete(Interaction).where(Interaction.expires_at < cutoff))
     counts["interactions"] = old_interactions.rowcount or 0
+    # a login lives as long as its interaction (it holds the customer's IIN and phone)
+    old_logins = db.session.execute(
+        delete(CustomerLogin).where(~CustomerLogin.interaction_id.in_(db.session.query(Interaction.id)))
+    )
+    counts["customer_logins"] = old_logins.rowcount or 0
     old_par = db.session.execute(
         delete(PushedAuthorizationRequest).where(
             PushedAuthorizationRequest.expires_at < cutoff,

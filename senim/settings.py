@@ -12,6 +12,7 @@ from pathlib import Path
 
 ENVIRONMENTS = ("development", "test", "production")
 SIGNING_ALGS = ("ES256", "PS256")
+LOCALES = ("kk", "ru", "en")
 SMS_BACKENDS = ("outbox", "twilio")
 
 
@@ -74,6 +75,8 @@ class Settings:
     twilio_from_number: str | None = None
     twilio_api_base: str | None = None
     biometric_key: str | None = None
+    rate_limit_storage: str = "memory://"
+    default_locale: str = "ru"
     workers: int = 2
     log_level: str = "INFO"
     audit_log_path: Path | None = None
@@ -126,6 +129,8 @@ class Settings:
             twilio_from_number=env.get("SENIM_TWILIO_FROM") or None,
             twilio_api_base=(env.get("SENIM_TWILIO_API_BASE") or "").rstrip("/") or None,
             biometric_key=env.get("SENIM_BIOMETRIC_KEY") or None,
+            rate_limit_storage=env.get("SENIM_RATE_LIMIT_STORAGE") or "memory://",
+            default_locale=_choice(env, "SENIM_DEFAULT_LOCALE", "ru", LOCALES),
             workers=_int(env, "SENIM_WORKERS", 2, 1, 64),
             log_level=(env.get("SENIM_LOG_LEVEL") or "INFO").upper(),
             audit_log_path=Path(audit_path) if audit_path else None,
