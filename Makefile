@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 UV := python3 -m uv
 INTEROP := tests/interop
 
-.PHONY: run test lint format bench env interop-deps clean
+.PHONY: run test lint format bench env interop-deps translations messages clean
 
 # The environment: uv creates .venv from uv.lock (prebuilt dlib-bin, never a dlib build).
 $(VENV)/.synced: pyproject.toml uv.lock
@@ -13,7 +13,20 @@ $(VENV)/.synced: pyproject.toml uv.lock
 	$(UV) sync --frozen --quiet
 	@touch $@
 
-env: $(VENV)/.synced
+# The customer pages' translations (Kazakh, Russian), compiled from the .po files.
+PO_FILES := $(wildcard consent_ui/translations/*/LC_MESSAGES/messages.po)
+MO_FILES := $(PO_FILES:.po=.mo)
+%.mo: %.po $(VENV)/.synced
+	@$(VENV)/bin/pybabel -q compile -i $< -o $@
+
+translations: $(MO_FILES)
+
+env: $(VENV)/.synced translations
+
+# After changing page texts: extract them and merge into kk/ru (then translate the new entries).
+messages: $(VENV)/.synced
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -o consent_ui/translations/messages.pot --no-location --omit-header --sort-output .
+	$(VENV)/bin/pybabel update -i consent_ui/translations/messages.pot -d consent_ui/translations --no-fuzzy-matching --omit-header
 
 # The independent client used by tests/interop (openid-client from npm).
 $(INTEROP)/node_modules/.installed: $(INTEROP)/package.json $(INTEROP)/package-lock.json
@@ -40,6 +53,7 @@ format: env
 
 bench: env
 	$(PY) bench/token_endpoint.py
+	$(PY) bench/biometrics.py
 
 clean:
 	rm -rf $(VENV) $(INTEROP)/node_modules .pytest_cache .ruff_cache

@@ -53,11 +53,17 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
 
     # Importing models registers them with the metadata (and with Alembic).
     import biometrics.models  # noqa: F401
+    import idp.customer_login
     import idp.models
     import idp.otp  # noqa: F401
+    from biometrics.registry import LocalReferenceRegistry
+    from consent_ui import init_consent_ui
     from idp import init_idp
 
+    # The reference photo registry; a remote registry's adapter would be chosen here.
+    app.extensions["senim.reference_registry"] = LocalReferenceRegistry(app.extensions["senim.biometric_key"])
     init_idp(app, settings)
+    init_consent_ui(app, settings)
     _register_platform_routes(app)
     return app
 

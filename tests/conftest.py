@@ -80,6 +80,7 @@ def app(base_app: Flask, clock: SettableClock) -> Iterator[Flask]:
         yield base_app
         db.session.rollback()
     empty_tables(base_app)
+    base_app.extensions["senim.limiter"].reset()  # per-IP counters start afresh for each test
 
 
 @pytest.fixture
