@@ -143,6 +143,7 @@ def live_server(request: pytest.FixtureRequest, live_server_pool: _ServerPool) -
         yield live
     finally:
         empty_tables(live.app)
+        live.app.extensions["senim.limiter"].reset()
 
 
 @pytest.fixture
