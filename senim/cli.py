@@ -100,6 +100,52 @@ def seed() -> None:
             click.echo(line)
 
 
+@demo.command("login")
+@click.option("--hint", default=None, help="login_hint for the pages: an IIN or a phone number.")
+@click.option("--timeout", default=600, show_default=True, help="Seconds to wait for the browser.")
+def demo_login_command(hint: str | None, timeout: int) -> None:
+    """Act as the demo app: push a login request, print the address to open, show who signed in.
+
+    Needs the platform running (`make run`) and the demo data (`senim demo seed`).
+    """
+    from senim.demo_app import DemoLoginFailed, demo_login
+
+    settings = Settings.from_env()
+    key_file = settings.data_dir / "demo" / "demo-app-private.jwk.json"
+    if not key_file.exists():
+        raise click.ClickException(f"no demo app key at {key_file}: run `senim demo seed` first")
+    try:
+        claims = demo_login(settings.issuer, key_file, click.echo, login_hint=hint, timeout=timeout)
+    except (DemoLoginFailed, OSError) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo("Signed in. The demo app received an ID token saying:")
+    for name in ("sub", "acr", "amr", "auth_time"):
+        click.echo(f"  {name}: {claims.get(name)}")
+
+
+@demo.command("face-video")
+@click.option("--iin", required=True, help="One of the demo people's IINs (see `senim people list`).")
+@click.option("--poses", required=True, help="The poses the face page asks for, in order, e.g. left,up.")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default="face-check.mp4",
+    show_default=True,
+)
+def demo_face_video_command(iin: str, poses: str, out: Path) -> None:
+    """Make a clip of a demo person following the asked poses, for the page's video upload."""
+    from senim.demo import demo_face_video
+
+    if Settings.from_env().production:
+        raise click.ClickException("demo clips are not made in production")
+    try:
+        demo_face_video(iin, [p.strip() for p in poses.split(",") if p.strip()], out)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f'wrote {out}: upload it on the face page ("No camera here?") before the check times out')
+
+
 # -- keys -----------------------------------------------------------------------------
 @main.group()
 def keys() -> None:

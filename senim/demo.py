@@ -78,3 +78,41 @@ def _seed_demo_people(settings: Settings) -> Iterator[str]:
             iin=iin, full_name=name, phone=phone, photo=(DEMO_DATA / photo).read_bytes(), source="demo"
         )
         yield f"demo person added: IIN {iin}, {name}, {format_phone(phone)}"
+
+
+def demo_face_video(iin: str, poses: list[str], out: Path, *, seconds_per_pose: float = 1.0) -> Path:
+    """A short clip of a demo person following ``poses``, for trying the login without a camera.
+
+    The demo person's photo is made to turn its head (the synthetic genuine
+    capture of the tests and the bench); the face page's "upload a video"
+    fallback takes the clip. Only for the demo people, whose photos ship here.
+    """
+    import cv2
+    import numpy as np
+
+    from biometrics.liveness import synthetic as S
+    from biometrics.liveness.challenge import Pose
+
+    photos = {person_iin: photo for person_iin, _, _, photo in DEMO_PEOPLE}
+    if iin not in photos:
+        raise ValueError(f"{iin} is not one of the demo people ({', '.join(photos)})")
+    asked = [Pose(pose) for pose in poses]  # ValueError for an unknown pose
+    if out.suffix.lower() != ".mp4":
+        raise ValueError("the clip is written as MP4: give a file name ending in .mp4")
+    source = S.prepare_source(S.load_photo(DEMO_DATA / photos[iin]))
+    rng = np.random.default_rng()
+    fps = 10
+    per_segment = max(3, round(seconds_per_pose * fps))
+    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, (S.FRAME_WIDTH, S.FRAME_HEIGHT))
+    if not writer.isOpened():
+        raise RuntimeError("OpenCV cannot write MP4 here")
+    try:
+        for pose in [None, *asked]:
+            yaw, pitch = (0.0, 0.0) if pose is None else S.POSE_DIRECTIONS[pose]
+            for _ in range(per_segment):
+                wobble = rng.uniform(-1.5, 1.5, size=2)
+                frame = S.render_head(source, 21.0 * yaw + wobble[0], 21.0 * pitch + wobble[1], rng)
+                writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    finally:
+        writer.release()
+    return out
