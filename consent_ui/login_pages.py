@@ -207,6 +207,16 @@ def _interaction_refused(error: errors.Refusal) -> Response:
     return response
 
 
+@bp.errorhandler(login_steps.LoginRefused)
+def _step_refused(refusal: login_steps.LoginRefused) -> Response:
+    """A step taken out of turn, or a login changed by another request meanwhile: start from the due step."""
+    db.session.rollback()
+    interaction_id = (request.view_args or {}).get("interaction_id", "")
+    if _wants_json():
+        return _json_error(refusal.reason, face_message([refusal.reason]), 409)
+    return redirect(url_for("consent_ui.interaction_start", interaction_id=interaction_id), code=303)
+
+
 @bp.errorhandler(CSRFError)
 def _csrf_refused(error: CSRFError) -> Response:
     audit("login.refused", outcome="refused", reason="csrf", path=request.path)

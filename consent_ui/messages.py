@@ -35,6 +35,8 @@ FACE_REASONS = {
     "liveness_not_shown": _l("We could not confirm a live face. Please try again."),
     "too_many_failures": _l("Too many failed attempts. Please wait before trying again."),
     "face_challenge_unknown": _l("This check is no longer valid. Please start the face check again."),
+    "login_changed": _l("This sign-in was changed in another window. Please continue from the current step."),
+    "step_out_of_order": _l("This step is not due yet. Please continue from the current step."),
 }
 
 IDENTIFY_REASONS = {

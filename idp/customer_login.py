@@ -12,7 +12,10 @@ the ones before it are done, so no page can be skipped:
 | 4 | authenticated | face passed and code taken | —                                     |
 
 Identifying again starts over: a factor passed for one person never counts
-for another. The customer is known to the API user by an opaque subject
+for another. Every change of a login is checked against the version it was
+read at (optimistic locking), so two requests racing on one login — a face
+check still running while the customer identifies as someone else — cannot
+mix their results: the later write is refused (``StepOutOfOrder``). The customer is known to the API user by an opaque subject
 derived from the IIN (``customer_subject``), never by the IIN itself.
 """
 
@@ -22,8 +25,9 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
-from sqlalchemy import BigInteger, String
+from sqlalchemy import BigInteger, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm.exc import StaleDataError
 
 from biometrics.errors import InvalidIIN, InvalidPhone
 from biometrics.face_check import FaceCheck, FaceCheckResult, finish_face_check, start_face_check
@@ -56,6 +60,9 @@ class CustomerLogin(db.Model):
     otp_challenge_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     otp_passed_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     created_at: Mapped[int] = mapped_column(BigInteger)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy's declarative API
 
     @property
     def step(self) -> str:
@@ -128,7 +135,7 @@ def identify(login: CustomerLogin, identifier: str, registry: ReferenceRegistry)
     login.iin, login.phone, login.identified_at = iin, phone, clock.now_int()
     login.face_challenge_id = login.face_passed_at = None
     login.otp_challenge_id = login.otp_passed_at = None
-    db.session.commit()
+    _save()
     audit("login.identified", interaction_id=login.interaction_id, iin=iin)
     return Identified(iin, phone)
 
@@ -152,7 +159,7 @@ def start_face(login: CustomerLogin, registry: ReferenceRegistry) -> FaceCheck:
     _require(login, "face")
     check = start_face_check(login.iin, registry)
     login.face_challenge_id = check.challenge_id
-    db.session.commit()
+    _save()
     return check
 
 
@@ -169,7 +176,7 @@ def finish_face(
     login.face_challenge_id = None
     if result.accepted:
         login.face_passed_at = clock.now_int()
-    db.session.commit()
+    _save()
     return result
 
 
@@ -179,7 +186,7 @@ def send_code(login: CustomerLogin, sender: SmsSender, key: bytes) -> otp.SentCo
     _require(login, "otp")
     sent = otp.send_code(login.iin, login.phone, sender, key)
     login.otp_challenge_id = sent.challenge_id
-    db.session.commit()
+    _save()
     return sent
 
 
@@ -192,7 +199,7 @@ def verify_code(login: CustomerLogin, code: str, key: bytes) -> None:
     if challenge.subject != login.iin:  # defence in depth: the code was sent for this person
         raise otp.OtpUnknown()
     login.otp_passed_at = clock.now_int()
-    db.session.commit()
+    _save()
     audit("login.authenticated", interaction_id=login.interaction_id, iin=login.iin, amr=AMR_TWO_FACTORS)
 
 
@@ -210,6 +217,16 @@ def customer_subject(server_secret: bytes, iin: str) -> str:
 
 
 _ORDER = ("identify", "face", "otp", "authenticated")
+
+
+def _save() -> None:
+    """Commit the login's change, unless another request changed the login since it was read."""
+    try:
+        db.session.commit()
+    except StaleDataError:
+        db.session.rollback()
+        audit("login.changed_meanwhile", outcome="refused")
+        raise StepOutOfOrder("login_changed") from None
 
 
 def _require(login: CustomerLogin, step: str) -> None:

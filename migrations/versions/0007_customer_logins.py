@@ -28,6 +28,7 @@ def upgrade():
     sa.Column('otp_challenge_id', sa.String(length=32), nullable=True),
     sa.Column('otp_passed_at', sa.BigInteger(), nullable=True),
     sa.Column('created_at', sa.BigInteger(), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('interaction_id', name=op.f('pk_customer_logins'))
     )
     # ### end Alembic commands ###

@@ -436,3 +436,31 @@ def test_a_video_of_the_asked_poses_passes_through_the_upload_fallback(customer,
     assert answer.status_code == 303, _text(answer)
     assert answer.headers["Location"].endswith(customer.url("otp"))
     assert _login(customer).step == "otp"
+
+
+def test_a_face_check_finishing_after_the_customer_identified_as_someone_else_counts_for_nobody(
+    app, customer
+) -> None:
+    """Two requests on one login: the face check of A is still running when the browser identifies as B."""
+    from sqlalchemy import update
+
+    from idp import customer_login as steps
+
+    customer.arrive()
+    customer.identify(OBAMA_IIN)
+    face = customer.face_page()
+    login = _login(customer)  # what the face request read
+    # meanwhile, another request of the same browser identifies as someone else
+    db.session.execute(
+        update(CustomerLogin)
+        .where(CustomerLogin.interaction_id == customer.interaction_id)
+        .values(iin=BIDEN_IIN, phone="+77010000002", version=CustomerLogin.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    with pytest.raises(steps.StepOutOfOrder):
+        steps.finish_face(
+            login, face.challenge_id, genuine_capture(face.poses), app.extensions["senim.reference_registry"]
+        )
+    now = _login(customer)
+    assert (now.iin, now.face_passed_at, now.step) == (BIDEN_IIN, None, "face")
