@@ -10,6 +10,8 @@ checks, SMS) are limited per client IP (Flask-Limiter).
 
 from __future__ import annotations
 
+import ipaddress
+
 from flask import Flask
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -18,6 +20,21 @@ from flask_wtf.csrf import CSRFProtect
 from senim.settings import Settings
 
 csrf = CSRFProtect()
+
+
+def client_network() -> str:
+    """Whom the per-IP limits count: the client's address; IPv6 clients by their /64,
+    since one subscriber is usually given a whole /64 to pick addresses from."""
+    address = get_remote_address()
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 def init_consent_ui(app: Flask, settings: Settings) -> None:
@@ -42,7 +59,7 @@ def init_consent_ui(app: Flask, settings: Settings) -> None:
     # One limiter per application (its counters live in its storage: memory
     # for one node, SENIM_RATE_LIMIT_STORAGE=redis://… for several).
     limiter = Limiter(
-        get_remote_address,
+        client_network,
         app=app,
         default_limits=[],
         headers_enabled=True,

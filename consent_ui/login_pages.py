@@ -163,6 +163,9 @@ def _json_error(error: str, description: str, status: int, **extra: object) -> R
 # -- the page rules -----------------------------------------------------------------
 @bp.before_request
 def _check_csrf() -> None:
+    if request.endpoint == "consent_ui.face_submit":
+        # a clip may be larger than the app's 1 MB; set before anything reads the body
+        request.max_content_length = MAX_FACE_UPLOAD
     if request.method == "POST":
         csrf.protect()
 
@@ -175,8 +178,7 @@ def _page_headers(response: Response) -> Response:
     if redirect_uri:
         # Chromium applies form-action to the redirects that follow a form
         # (cancel, consent → resume → the app's redirect URI).
-        parts = urlsplit(redirect_uri)
-        form_action += f" {parts.scheme}://{parts.netloc}" if parts.netloc else f" {parts.scheme}:"
+        form_action += " " + _csp_origin(redirect_uri)
     response.headers["Content-Security-Policy"] = (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
         "media-src 'self' blob:; connect-src 'self'; "
@@ -187,6 +189,15 @@ def _page_headers(response: Response) -> Response:
     response.headers["Cache-Control"] = "no-store"
     response.headers["Permissions-Policy"] = "camera=(self), microphone=(), geolocation=()"
     return response
+
+
+def _csp_origin(uri: str) -> str:
+    """A CSP source for the URI's origin: scheme, host and port only (never user info)."""
+    parts = urlsplit(uri)
+    if not parts.hostname:
+        return f"{parts.scheme}:"  # a private-use scheme (RFC 8252 §7.1)
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "")
 
 
 @bp.context_processor
@@ -225,6 +236,16 @@ def _csrf_refused(error: CSRFError) -> Response:
         return _json_error("invalid_request", message, 400)
     response = make_response(render_template("consent_ui/problem.html", reason="csrf", message=message))
     response.status_code = 400
+    return response
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _too_large(error: RequestEntityTooLarge) -> Response:
+    message = str(_l("The upload is too large: a clip may have at most 12 MB."))
+    if _wants_json():
+        return _json_error("capture_too_large", message, 413)
+    response = make_response(render_template("consent_ui/problem.html", reason="too_large", message=message))
+    response.status_code = 413
     return response
 
 
@@ -336,15 +357,9 @@ def _camera_texts(check: FaceCheck) -> dict:
 
 @bp.post("/interaction/<interaction_id>/face")
 def face_submit(interaction_id: str) -> Response:
-    request.max_content_length = MAX_FACE_UPLOAD
-    try:
-        frames = request.files.getlist("frames")
-        video = request.files.get("video")
-        challenge_id = request.form.get("challenge_id", "")
-    except RequestEntityTooLarge:
-        return _face_input_error(
-            interaction_id, "capture_too_large", str(_l("The upload is too large.")), 413
-        )
+    frames = request.files.getlist("frames")
+    video = request.files.get("video")
+    challenge_id = request.form.get("challenge_id", "")
     visit = _visit(interaction_id)
     if visit.login.step != "face":
         db.session.commit()

@@ -26,12 +26,15 @@ import hmac
 from dataclasses import dataclass
 
 from sqlalchemy import BigInteger, Integer, String
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.orm.exc import StaleDataError
 
 from biometrics.errors import InvalidIIN, InvalidPhone
 from biometrics.face_check import FaceCheck, FaceCheckResult, finish_face_check, start_face_check
 from biometrics.iin import validate_iin
+from biometrics.models import BiometricChallenge
 from biometrics.phones import normalize_phone
 from biometrics.registry import ReferenceRegistry
 from idp import otp
@@ -108,12 +111,17 @@ class Identified:
 
 
 def login_for(interaction_id: str) -> CustomerLogin:
-    """The login of this interaction, started on first use."""
+    """The login of this interaction, started on first use (once, even by parallel requests)."""
     login = db.session.get(CustomerLogin, interaction_id)
     if login is None:
-        login = CustomerLogin(interaction_id=interaction_id, created_at=clock.now_int())
-        db.session.add(login)
-        db.session.flush()
+        insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        db.session.execute(
+            insert(CustomerLogin)
+            .values(interaction_id=interaction_id, created_at=clock.now_int(), version=1)
+            .on_conflict_do_nothing()
+        )
+        db.session.commit()
+        login = db.session.get(CustomerLogin, interaction_id)
     return login
 
 
@@ -173,9 +181,10 @@ def finish_face(
     ):
         raise StepOutOfOrder("face_challenge_unknown")
     result = finish_face_check(challenge_id, login.iin, capture, registry)
-    login.face_challenge_id = None
-    if result.accepted:
+    if result.accepted:  # the accepted challenge stays named: authenticated_customer checks whose it was
         login.face_passed_at = clock.now_int()
+    else:
+        login.face_challenge_id = None
     _save()
     return result
 
@@ -205,8 +214,18 @@ def verify_code(login: CustomerLogin, code: str, key: bytes) -> None:
 
 # -- 4. authenticated ------------------------------------------------------------------
 def authenticated_customer(login: CustomerLogin) -> str:
-    """The IIN of a customer who passed both factors in this login."""
+    """The IIN of a customer who passed both factors in this login.
+
+    Besides the step, the factors themselves are checked once more: the face
+    challenge was accepted for this IIN and the code was taken for it.
+    """
     _require(login, "authenticated")
+    face = db.session.get(BiometricChallenge, login.face_challenge_id or "")
+    code = db.session.get(otp.OtpChallenge, login.otp_challenge_id or "")
+    if face is None or face.iin != login.iin or face.outcome != "accepted":
+        raise StepOutOfOrder()
+    if code is None or code.subject != login.iin or code.consumed_at is None:
+        raise StepOutOfOrder()
     return login.iin
 
 

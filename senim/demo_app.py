@@ -123,19 +123,23 @@ class DemoApiUser:
         return jwt.decode(id_token, KeySet.import_key_set(jwks)).claims
 
 
-def _wait_for_callback(timeout: float) -> dict[str, str]:
-    """Serve the redirect URI once; the browser's query parameters."""
+def _wait_for_callback(state: str, timeout: float) -> dict[str, str]:
+    """Serve the redirect URI until the answer carrying ``state`` arrives; its query parameters."""
     parts = urlsplit(DEMO_REDIRECT_URI)
     received: dict[str, str] = {}
     done = threading.Event()
 
     class Callback(BaseHTTPRequestHandler):
+        timeout = 5  # an idle connection cannot hold the demo app past its deadline
+
         def do_GET(self) -> None:
             url = urlsplit(self.path)
-            if url.path != parts.path:
+            answer = dict(parse_qsl(url.query))
+            # another page or program hitting the port does not end the wait
+            if url.path != parts.path or not hmac.compare_digest(answer.get("state", ""), state):
                 self.send_error(404)
                 return
-            received.update(parse_qsl(url.query))
+            received.update(answer)
             body = (
                 b"<!doctype html><meta charset=utf-8><title>Senim demo app</title>"
                 b"<h1>The demo app received the answer.</h1><p>Back to the terminal.</p>"
@@ -179,9 +183,7 @@ def demo_login(
     say("Open this address in a browser within 60 seconds:")
     say(f"  {url}")
     say(f"(the demo app waits at {DEMO_REDIRECT_URI})")
-    answer = _wait_for_callback(timeout)
-    if not hmac.compare_digest(answer.get("state", ""), state):
-        raise DemoLoginFailed("the answer's state is not the one sent")
+    answer = _wait_for_callback(state, timeout)
     if answer.get("iss") != issuer:  # RFC 9207 §2.4
         raise DemoLoginFailed("the answer does not come from this issuer")
     if "error" in answer:

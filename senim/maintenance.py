@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import delete
 
+from biometrics.models import BiometricChallenge
 from idp.customer_login import CustomerLogin
 from idp.models import Interaction, PushedAuthorizationRequest
+from idp.otp import OtpChallenge
 from idp.replay import purge_expired
 from senim import clock
 from senim.database import db
@@ -25,6 +27,11 @@ def purge_expired_state() -> dict[str, int]:
         delete(CustomerLogin).where(~CustomerLogin.interaction_id.in_(db.session.query(Interaction.id)))
     )
     counts["customer_logins"] = old_logins.rowcount or 0
+    # factor challenges name an IIN (and a phone): kept only as long as expired interactions
+    old_faces = db.session.execute(delete(BiometricChallenge).where(BiometricChallenge.deadline < cutoff))
+    counts["biometric_challenges"] = old_faces.rowcount or 0
+    old_codes = db.session.execute(delete(OtpChallenge).where(OtpChallenge.expires_at < cutoff))
+    counts["otp_challenges"] = old_codes.rowcount or 0
     old_par = db.session.execute(
         delete(PushedAuthorizationRequest).where(
             PushedAuthorizationRequest.expires_at < cutoff,

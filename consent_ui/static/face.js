@@ -35,10 +35,12 @@
     return new Promise((resolve) => setTimeout(resolve, Math.max(0, wait)));
   }
 
+  // Frames are sent at most 640 pixels wide: enough for the checks, small to upload.
   function grab() {
     const canvas = document.createElement("canvas");
-    canvas.width = video.videoWidth || 640;
-    canvas.height = video.videoHeight || 480;
+    const scale = Math.min(1, 640 / (video.videoWidth || 640));
+    canvas.width = Math.round((video.videoWidth || 640) * scale);
+    canvas.height = Math.round((video.videoHeight || 480) * scale);
     canvas.getContext("2d").drawImage(video, 0, 0, canvas.width, canvas.height);
     return new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.92));
   }

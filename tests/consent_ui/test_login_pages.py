@@ -464,3 +464,75 @@ def test_a_face_check_finishing_after_the_customer_identified_as_someone_else_co
         )
     now = _login(customer)
     assert (now.iin, now.face_passed_at, now.step) == (BIDEN_IIN, None, "face")
+
+
+def test_a_clip_larger_than_the_app_wide_limit_reaches_the_face_check(customer) -> None:
+    customer.arrive()
+    customer.identify()
+    face = customer.face_page()
+    answer = customer.http.post(
+        customer.url("face"),
+        data={"challenge_id": face.challenge_id, "video": (BytesIO(b"\0" * 1_500_000), "clip.webm")},
+        headers={"Accept": "application/json", "X-CSRFToken": face.csrf},
+        content_type="multipart/form-data",
+    )
+    assert answer.status_code == 403
+    assert answer.get_json()["reasons"] == ["unreadable_capture"]
+
+
+def test_an_upload_over_the_clip_limit_is_refused_before_the_check(customer) -> None:
+    customer.arrive()
+    customer.identify()
+    face = customer.face_page()
+    answer = customer.http.post(
+        customer.url("face"),
+        data={"challenge_id": face.challenge_id, "video": (BytesIO(b"\0" * 13_000_000), "clip.webm")},
+        headers={"Accept": "application/json", "X-CSRFToken": face.csrf},
+        content_type="multipart/form-data",
+    )
+    assert answer.status_code == 413
+    assert answer.get_json()["error"] == "capture_too_large"
+    assert db.session.get(BiometricChallenge, face.challenge_id).answered_at is None
+
+
+def test_approval_checks_whose_factors_were_passed(customer) -> None:
+    from sqlalchemy import update
+
+    customer.arrive()
+    customer.log_in()
+    db.session.execute(update(BiometricChallenge).values(iin=BIDEN_IIN))  # a face check of someone else
+    db.session.commit()
+    answer = customer.decide("approve")
+    assert answer.status_code == 303 and "/resume/" not in answer.headers["Location"]
+    assert db.session.get(Interaction, customer.interaction_id).completed_at is None
+
+
+@pytest.mark.parametrize(
+    ("remote", "counted_as"),
+    [
+        ("203.0.113.7", "203.0.113.7"),
+        ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:bbbb::9", "2001:db8:1:2::/64"),
+        ("::ffff:203.0.113.7", "203.0.113.7"),
+    ],
+)
+def test_limits_count_ipv6_clients_by_their_64(app, remote, counted_as) -> None:
+    from consent_ui import client_network
+
+    with app.test_request_context("/", environ_base={"REMOTE_ADDR": remote}):
+        assert client_network() == counted_as
+
+
+@pytest.mark.parametrize(
+    ("uri", "source"),
+    [
+        ("https://app.example/cb", "https://app.example"),
+        ("https://user:pw@app.example:8443/cb?x=1", "https://app.example:8443"),
+        ("http://127.0.0.1:8001/callback", "http://127.0.0.1:8001"),
+        ("kz.bank.app:/oauth2redirect", "kz.bank.app:"),
+    ],
+)
+def test_the_form_action_source_is_the_redirect_origin_only(uri, source) -> None:
+    from consent_ui.login_pages import _csp_origin
+
+    assert _csp_origin(uri) == source

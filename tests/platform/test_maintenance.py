@@ -25,3 +25,40 @@ def test_expired_interactions_go_with_their_customer_logins(app, api_user, clock
     assert counts["interactions"] == 1 and counts["customer_logins"] == 1
     assert db.session.scalars(select(Interaction.id)).all() == [fresh]
     assert db.session.scalars(select(CustomerLogin.interaction_id)).all() == [fresh]
+
+
+def test_old_factor_challenges_are_forgotten(app, clock) -> None:
+    from biometrics.models import BiometricChallenge
+    from idp.otp import OtpChallenge
+
+    now = int(clock.now())
+    for age, suffix in ((KEEP_EXPIRED_SECONDS + 200, "old"), (10, "new")):
+        db.session.add(
+            BiometricChallenge(
+                id=f"face-{suffix}",
+                iin="900101300017",
+                poses=["left", "up"],
+                turn_degrees=15.0,
+                nonce=suffix,
+                issued_at=now - age - 90,
+                deadline=now - age,
+            )
+        )
+        db.session.add(
+            OtpChallenge(
+                id=f"code-{suffix}",
+                subject="900101300017",
+                phone="+77010000001",
+                code_hash="0" * 64,
+                created_at=now - age - 300,
+                expires_at=now - age,
+                attempts=0,
+            )
+        )
+    db.session.commit()
+
+    counts = purge_expired_state()
+
+    assert counts["biometric_challenges"] == 1 and counts["otp_challenges"] == 1
+    assert db.session.scalars(select(BiometricChallenge.id)).all() == ["face-new"]
+    assert db.session.scalars(select(OtpChallenge.id)).all() == ["code-new"]
