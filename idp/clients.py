@@ -12,6 +12,7 @@ from sqlalchemy import select
 from idp.models import Client
 from idp.rfc9449_dpop import MIN_RSA_BITS
 from idp.server import SCOPES_SUPPORTED
+from registry.participants import API_USER, ParticipantError, require_active
 from senim import clock
 from senim.audit import audit
 from senim.database import db
@@ -70,6 +71,7 @@ def register_client(
     grant_types: list[str],
     production: bool = False,
     client_id: str | None = None,
+    participant_id: str | None = None,
 ) -> Client:
     name = (name or "").strip()
     if not 1 <= len(name) <= 200:
@@ -88,6 +90,12 @@ def register_client(
     bad = [s for s in scopes if s not in SCOPES_SUPPORTED]
     if not scopes or bad:
         raise ClientRegistrationError(f"scope must be among {', '.join(SCOPES_SUPPORTED)}")
+    if participant_id is not None:
+        # A client acts for an API user: only an active one may have new clients.
+        try:
+            require_active(participant_id, API_USER)
+        except ParticipantError as error:
+            raise ClientRegistrationError(str(error)) from None
     client_id = client_id or f"senim-{secrets.token_urlsafe(12)}"
     if db.session.scalar(select(Client).where(Client.client_id == client_id)) is not None:
         raise ClientRegistrationError(f"client {client_id} already exists")
@@ -100,10 +108,16 @@ def register_client(
         jwks=jwks,
         token_endpoint_auth_method="private_key_jwt",
         created_at=clock.now_int(),
+        participant_id=participant_id,
     )
     db.session.add(client)
     db.session.commit()
-    audit("client.registered", client_id=client.client_id, grant_types=grant_types)
+    audit(
+        "client.registered",
+        client_id=client.client_id,
+        grant_types=grant_types,
+        participant_id=participant_id,
+    )
     return client
 
 

@@ -78,6 +78,11 @@ class Client(ClientRules, db.Model):
     token_endpoint_auth_method: Mapped[str] = mapped_column(String(40), default="private_key_jwt")
     created_at: Mapped[int] = mapped_column(BigInteger)
     disabled_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    #: the API user (registry participant) the client belongs to; None for clients
+    #: registered before the registry knew participants
+    participant_id: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("participants.id"), nullable=True
+    )
 
     def as_public_dict(self) -> dict:
         return {
@@ -90,6 +95,7 @@ class Client(ClientRules, db.Model):
             "token_endpoint_auth_method": self.token_endpoint_auth_method,
             "jwks": self.jwks,
             "created_at": self.created_at,
+            "participant_id": self.participant_id,
         }
 
 

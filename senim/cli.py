@@ -1,4 +1,4 @@
-"""The ``senim`` command: run the server, migrate, seed, rotate keys, add clients."""
+"""The ``senim`` command: run the server, migrate, seed, rotate keys, add participants and clients."""
 
 from __future__ import annotations
 
@@ -214,6 +214,12 @@ def clients() -> None:
     "(default: authorization_code + refresh_token)",
 )
 @click.option("--client-id", default=None, help="choose the client_id (default: generated)")
+@click.option(
+    "--participant",
+    "participant_id",
+    default=None,
+    help="id of the API user the client belongs to (an active participant, see `senim participants list`)",
+)
 def clients_add(
     name: str,
     jwks_file: Path,
@@ -221,6 +227,7 @@ def clients_add(
     scope: str,
     grant_types: tuple[str, ...],
     client_id: str | None,
+    participant_id: str | None,
 ) -> None:
     """Register a client and print it as JSON."""
     from idp.clients import ClientRegistrationError, register_client
@@ -240,6 +247,7 @@ def clients_add(
                 grant_types=list(grant_types) or ["authorization_code", "refresh_token"],
                 production=app.extensions["senim.settings"].production,
                 client_id=client_id,
+                participant_id=participant_id,
             )
         except ClientRegistrationError as error:
             raise click.ClickException(str(error)) from None
@@ -288,6 +296,74 @@ def clients_enable(client_id: str) -> None:
         except ClientRegistrationError as error:
             raise click.ClickException(str(error)) from None
     click.echo(f"{client_id} enabled")
+
+
+# -- participants (the registry) ---------------------------------------------------------
+@main.group()
+def participants() -> None:
+    """Participants: legal entities (by BIN) that are API providers (banks) or API users."""
+
+
+@participants.command("add")
+@click.option("--name", required=True, help="the legal entity's name")
+@click.option("--bin", "bin_", required=True, help="its 12-digit BIN")
+@click.option(
+    "--role",
+    "roles",
+    required=True,
+    multiple=True,
+    type=click.Choice(["api_provider", "api_user"]),
+    help="api_provider (a bank serving the API) and/or api_user (an app calling it); repeatable",
+)
+def participants_add(name: str, bin_: str, roles: tuple[str, ...]) -> None:
+    """Register a participant (active) and print it as JSON."""
+    from registry.participants import ParticipantError, add_participant
+
+    with _app().app_context():
+        try:
+            participant = add_participant(name=name, bin=bin_, roles=list(roles))
+        except ParticipantError as error:
+            raise click.ClickException(str(error)) from None
+        click.echo(json.dumps(participant.as_public_dict(), ensure_ascii=False))
+
+
+@participants.command("list")
+def participants_list() -> None:
+    """Every participant by name, one JSON object a line."""
+    from registry.participants import list_participants
+
+    with _app().app_context():
+        for participant in list_participants():
+            click.echo(json.dumps(participant.as_public_dict(), ensure_ascii=False))
+
+
+@participants.command("block")
+@click.argument("participant_id")
+@click.option("--reason", required=True, help="why (kept with the participant, up to 200 characters)")
+def participants_block(participant_id: str, reason: str) -> None:
+    """Stop a participant: its clients may not ask for consents, no consent may name it."""
+    from registry.participants import ParticipantError, block_participant
+
+    with _app().app_context():
+        try:
+            block_participant(participant_id, reason)
+        except ParticipantError as error:
+            raise click.ClickException(str(error)) from None
+    click.echo(f"{participant_id} blocked")
+
+
+@participants.command("unblock")
+@click.argument("participant_id")
+def participants_unblock(participant_id: str) -> None:
+    """Let a blocked participant act again."""
+    from registry.participants import ParticipantError, unblock_participant
+
+    with _app().app_context():
+        try:
+            unblock_participant(participant_id)
+        except ParticipantError as error:
+            raise click.ClickException(str(error)) from None
+    click.echo(f"{participant_id} unblocked")
 
 
 # -- people (the reference photo registry) ------------------------------------------------

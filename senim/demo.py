@@ -1,22 +1,26 @@
-"""Demo data for `make run`: a demo API-user client whose private key is kept
-under the data directory, so scripts and the docs' examples can use it, and
-two demo people in the reference registry (public-domain photos of official
-White House portraits, in ``senim/demo_data/``)."""
+"""Demo data for `make run`: three demo banks (API providers) and a demo
+fintech (API user) in the registry, the fintech's client whose private key is
+kept under the data directory, so scripts and the docs' examples can use it,
+and two demo people in the reference registry (public-domain photos of
+official White House portraits, in ``senim/demo_data/``)."""
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from datetime import date
 from pathlib import Path
 
 from joserfc.jwk import ECKey
 from sqlalchemy import select
 
-from biometrics.iin import make_iin
+from biometrics.iin import iin_check_digit, make_iin
 from idp.clients import register_client
 from idp.models import Client
+from registry.models import Participant
+from registry.participants import API_PROVIDER, API_USER, add_participant
+from senim.audit import audit
 from senim.database import db
 from senim.keys import load_biometric_key
 from senim.settings import Settings
@@ -34,14 +38,53 @@ DEMO_PEOPLE = (
 )
 
 
+def _demo_bin(first_eleven: str) -> str:
+    """A BIN completed with its check digit (the digits are fixed: the demo is the same everywhere)."""
+    return first_eleven + str(iin_check_digit(first_eleven))
+
+
+#: (name, BIN) of the demo banks: resident legal entities (5th digit 4), head offices.
+DEMO_BANKS = [
+    ("Altyn Demo Bank", _demo_bin("99014000001")),
+    ("Dala Demo Bank", _demo_bin("99024000002")),
+    ("Nur Demo Bank", _demo_bin("99034000003")),
+]
+#: (name, BIN) of the demo API user, to which the demo client belongs.
+DEMO_FINTECH = ("Senim Demo Fintech", _demo_bin("15074000004"))
+
+
 def seed_demo(settings: Settings) -> Iterator[str]:
-    yield from _seed_demo_client(settings)
+    fintech = yield from _seed_demo_participants()
+    yield from _seed_demo_client(settings, fintech)
     yield from _seed_demo_people(settings)
 
 
-def _seed_demo_client(settings: Settings) -> Iterator[str]:
+def _seed_demo_participants() -> Generator[str, None, str]:
+    """The demo banks and fintech, by BIN; returns the fintech's participant id."""
+    wanted = [(name, bin_, [API_PROVIDER]) for name, bin_ in DEMO_BANKS]
+    wanted.append((*DEMO_FINTECH, [API_USER]))
+    ids = {}
+    for name, bin_, roles in wanted:
+        participant = db.session.scalar(select(Participant).where(Participant.bin == bin_))
+        if participant is not None:
+            yield f"demo participant present: {participant.name} (BIN {bin_}, {participant.status})"
+        else:
+            participant = add_participant(name=name, bin=bin_, roles=roles)
+            yield f"demo participant added: {name} (BIN {bin_}, {', '.join(roles)}, id {participant.id})"
+        ids[bin_] = participant.id
+    return ids[DEMO_FINTECH[1]]
+
+
+def _seed_demo_client(settings: Settings, fintech_id: str) -> Iterator[str]:
     key_path = settings.data_dir / "demo" / "demo-app-private.jwk.json"
-    if db.session.scalar(select(Client).where(Client.client_id == DEMO_CLIENT_ID)) is not None:
+    client = db.session.scalar(select(Client).where(Client.client_id == DEMO_CLIENT_ID))
+    if client is not None and client.participant_id is None:
+        # Seeded before the registry existed: the client joins the demo fintech.
+        client.participant_id = fintech_id
+        db.session.commit()
+        audit("client.participant_set", client_id=DEMO_CLIENT_ID, participant_id=fintech_id)
+        yield f"demo client {DEMO_CLIENT_ID} now belongs to {DEMO_FINTECH[0]}"
+    if client is not None:
         yield f"demo data present (client {DEMO_CLIENT_ID}, key {key_path})"
         return
     key = ECKey.generate_key("P-256")
@@ -61,8 +104,9 @@ def _seed_demo_client(settings: Settings) -> Iterator[str]:
         grant_types=["authorization_code", "refresh_token", "client_credentials"],
         production=settings.production,
         client_id=DEMO_CLIENT_ID,
+        participant_id=fintech_id,
     )
-    yield f"demo client {DEMO_CLIENT_ID} created; its private key is in {key_path}"
+    yield f"demo client {DEMO_CLIENT_ID} of {DEMO_FINTECH[0]} created; its private key is in {key_path}"
 
 
 def _seed_demo_people(settings: Settings) -> Iterator[str]:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 
 from click.testing import CliRunner
 from joserfc.jwk import ECKey
 
 from senim.cli import main
+from senim.demo import DEMO_BANKS, DEMO_FINTECH
 
 
 def _env(tmp_path) -> dict:
@@ -25,6 +27,25 @@ def test_db_upgrade_demo_seed_and_clients_add(tmp_path) -> None:
     assert "present" in again.output
     key_file = tmp_path / "demo" / "demo-app-private.jwk.json"
     assert key_file.stat().st_mode & 0o077 == 0
+
+    # The demo banks and fintech, once each; the demo client belongs to the fintech.
+    participants = [
+        json.loads(line)
+        for line in runner.invoke(main, ["participants", "list"], env=env).output.splitlines()
+    ]
+    expected = [(name, bin_, ["api_provider"]) for name, bin_ in DEMO_BANKS] + [(*DEMO_FINTECH, ["api_user"])]
+    assert sorted((p["name"], p["bin"], p["roles"]) for p in participants) == sorted(expected)
+    assert all(p["status"] == "active" for p in participants)
+    fintech_id = next(p["id"] for p in participants if p["name"] == DEMO_FINTECH[0])
+    demo_client = _listed_client(runner, env, "senim-demo-app")
+    assert demo_client["participant_id"] == fintech_id
+
+    # A demo client seeded before the registry existed joins the demo fintech.
+    with sqlite3.connect(tmp_path / "senim.db") as connection:
+        connection.execute("UPDATE oauth_clients SET participant_id = NULL")
+    rejoined = runner.invoke(main, ["demo", "seed"], env=env)
+    assert "now belongs to Senim Demo Fintech" in rejoined.output
+    assert _listed_client(runner, env, "senim-demo-app")["participant_id"] == fintech_id
 
     jwks = tmp_path / "jwks.json"
     public = ECKey.generate_key("P-256").as_dict(private=False)
@@ -55,6 +76,11 @@ def test_db_upgrade_demo_seed_and_clients_add(tmp_path) -> None:
     assert client["token_endpoint_auth_method"] == "private_key_jwt"
     listed = runner.invoke(main, ["clients", "list"], env=env)
     assert client["client_id"] in listed.output
+
+
+def _listed_client(runner: CliRunner, env: dict, client_id: str) -> dict:
+    listed = runner.invoke(main, ["clients", "list"], env=env).output.splitlines()
+    return next(c for c in map(json.loads, listed) if c["client_id"] == client_id)
 
 
 def _add_client(runner: CliRunner, env: dict, jwks_file, redirect_uri: str):
