@@ -8,6 +8,7 @@ from senim.settings import Settings
 
 
 def init_idp(app: Flask, settings: Settings) -> None:
+    from idp.consents import init_consents
     from idp.rfc9449_dpop import NonceSource
     from idp.routes import bp
     from idp.server import SenimAuthorizationServer
@@ -24,5 +25,6 @@ def init_idp(app: Flask, settings: Settings) -> None:
     )
     app.extensions["senim.sms_sender"] = sms_sender_from_settings(settings)
     app.register_blueprint(bp)
+    init_consents(app)
     if settings.environment == "development":
         app.register_blueprint(dev_sms_bp)

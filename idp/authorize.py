@@ -15,6 +15,7 @@ Checks of ``/authorize``, in order:
 | 3 | load_pushed_request            | invalid_request_uri (unknown, expired, used)  |
 | 4 | check_client_matches_request   | invalid_request_uri                           |
 | 5 | check_client_active            | unauthorized_client (redirected)              |
+| 6 | check_authorization_details_still_hold | invalid_authorization_details (redirected): e.g. the consent was ended or timed out since PAR |
 
 The login and consent pages read and finish the interaction with
 ``pending_interaction`` and ``complete_interaction``, which check the same
@@ -47,6 +48,7 @@ from idp.models import (
     PushedAuthorizationRequest,
     secret_hash,
 )
+from idp.rfc9396_authorization_details import parse_authorization_details
 from senim import clock
 from senim.database import db
 
@@ -109,6 +111,14 @@ def check_client_active(client: Client | None, par: PushedAuthorizationRequest) 
     return client
 
 
+def check_authorization_details_still_hold(client: Client, par: PushedAuthorizationRequest) -> None:
+    """RFC 9396: the details' rules run again, as things may have changed since the push."""
+    try:
+        parse_authorization_details(par.parameters.get("authorization_details"), client)
+    except errors.InvalidAuthorizationDetails as refusal:
+        raise errors.InvalidAuthorizationDetails(refusal.description, **redirect_to(par)) from None
+
+
 def redirect_to(par: PushedAuthorizationRequest) -> dict:
     """Where errors found after the pushed request is loaded may be sent."""
     return {"redirect_uri": par.parameters["redirect_uri"], "state": par.parameters.get("state")}
@@ -122,6 +132,7 @@ def start_authorization(args: dict, interaction_ttl: int) -> HandOff:
     check_client_matches_request(par, args["client_id"])
     client = db.session.scalar(select(Client).where(Client.client_id == par.client_id))
     check_client_active(client, par)
+    check_authorization_details_still_hold(client, par)
     now = clock.now_int()
     browser_secret = secrets.token_urlsafe(32)
     interaction = Interaction(

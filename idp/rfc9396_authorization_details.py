@@ -61,8 +61,10 @@ _VALIDATORS: dict[str, list[Validator]] = {ACCOUNT_INFORMATION: [_validate_accou
 
 
 def register_validator(detail_type: str, validator: Validator) -> None:
-    """Add a rule for a type (several rules run in registration order)."""
-    _VALIDATORS.setdefault(detail_type, []).append(validator)
+    """Add a rule for a type (several rules run in registration order; adding one twice changes nothing)."""
+    rules = _VALIDATORS.setdefault(detail_type, [])
+    if validator not in rules:
+        rules.append(validator)
 
 
 def supported_types() -> list[str]:

@@ -52,10 +52,13 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     init_database(app, settings.database_url)
 
     # Importing models registers them with the metadata (and with Alembic).
+    # Foreign keys by name ("participants.id") resolve once every table is
+    # known, so the registry's tables are imported here with the idp's.
     import biometrics.models  # noqa: F401
     import idp.customer_login
     import idp.models
     import idp.otp  # noqa: F401
+    import registry.models  # noqa: F401
     from biometrics.registry import LocalReferenceRegistry
     from consent_ui import init_consent_ui
     from idp import init_idp

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import delete
 
 from biometrics.models import BiometricChallenge
+from idp.consents.lifecycle import settle_due_consents
 from idp.customer_login import CustomerLogin
 from idp.models import Interaction, PushedAuthorizationRequest
 from idp.otp import OtpChallenge
@@ -19,7 +20,7 @@ KEEP_EXPIRED_SECONDS = 24 * 3600
 def purge_expired_state() -> dict[str, int]:
     now = clock.now_int()
     cutoff = now - KEEP_EXPIRED_SECONDS
-    counts = {"seen_jtis": purge_expired(now)}
+    counts = {"seen_jtis": purge_expired(now), "consents_settled": settle_due_consents()}
     old_interactions = db.session.execute(delete(Interaction).where(Interaction.expires_at < cutoff))
     counts["interactions"] = old_interactions.rowcount or 0
     # a login lives as long as its interaction (it holds the customer's IIN and phone)

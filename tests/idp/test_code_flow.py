@@ -14,9 +14,15 @@ def _claims(app, token: str) -> dict:
     return jwt.decode(token, keyset, algorithms=["ES256", "PS256"]).claims
 
 
-def test_code_flow_issues_dpop_bound_tokens_with_iss_in_response(app, api_user) -> None:
-    details = [{"type": "account_information", "consent_id": "c-123"}]
+def test_code_flow_issues_dpop_bound_tokens_with_iss_in_response(app, api_user, clock) -> None:
     import json
+
+    from tests.support.consents import add_banks, consent_body
+
+    created = api_user.call(
+        "POST", "/consents", api_user.consents_token(), json=consent_body(clock.now(), add_banks(1))
+    )
+    details = [{"type": "account_information", "consent_id": created.get_json()["Data"]["ConsentId"]}]
 
     params = flow.authorize(api_user, authorization_details=json.dumps(details))
     assert params["iss"] == "http://senim.test"

@@ -146,3 +146,16 @@ class ApiUser:
 
     def refresh(self, refresh_token: str, **kwargs: Any):
         return self.token({"grant_type": "refresh_token", "refresh_token": refresh_token}, **kwargs)
+
+    # -- the platform's APIs with a DPoP-bound access token --------------------------
+    def call(self, method: str, path: str, token: str, **kwargs: Any):
+        """``method path`` with ``Authorization: DPoP token`` and a fresh proof carrying ``ath``."""
+        headers = dict(kwargs.pop("headers", {}) or {})
+        headers.setdefault("Authorization", f"DPoP {token}")
+        headers.setdefault("DPoP", self.dpop(method, path.split("?")[0], access_token=token))
+        return self.http.open(path, method=method, headers=headers, **kwargs)
+
+    def consents_token(self) -> str:
+        answer = self.client_credentials()
+        assert answer.status_code == 200, answer.get_json()
+        return answer.get_json()["access_token"]
