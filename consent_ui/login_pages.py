@@ -43,8 +43,10 @@ from consent_ui.messages import FACE_REASONS, IDENTIFY_REASONS, OTP_REASONS, fac
 from idp import customer_login as login_steps
 from idp import errors
 from idp.authorize import BROWSER_COOKIE, complete_interaction, pending_interaction
+from idp.consents.service import ConsentNotAwaiting, decide_by_customer
 from idp.models import Client, Interaction
 from idp.otp import OtpRefused, otp_key
+from idp.rfc9396_authorization_details import ACCOUNT_INFORMATION
 from idp.sms import sms_sender
 from senim.audit import audit
 from senim.database import db
@@ -507,15 +509,33 @@ def consent_submit(interaction_id: str) -> Response:
     if decision not in ("approve", "reject"):
         return _consent_page(visit, 400)
     iin = login_steps.authenticated_customer(visit.login)
+    approve = decision == "approve"
+    granted = []
+    try:
+        for detail in visit.params.get("authorization_details") or []:
+            if detail.get("type") == ACCOUNT_INFORMATION:
+                granted.append(decide_by_customer(detail, visit.interaction.client_id, iin, approve=approve))
+            else:
+                granted.append(detail)
+    except (ConsentNotAwaiting, ValueError):
+        db.session.rollback()
+        audit(
+            "consent_step.refused", outcome="refused", interaction_id=visit.id, reason="consent_not_awaiting"
+        )
+        message = str(
+            _l("This consent can no longer be given: the app ended it or the time to decide ran out.")
+        )
+        return _page("consent_ui/problem.html", visit, 409, reason="consent_not_awaiting", message=message)
     server_secret = current_app.extensions["senim.keyring"].server_secret
-    complete_interaction(
+    complete_interaction(  # commits the consent's decision together with the interaction's
         visit.id,
         request.cookies.get(BROWSER_COOKIE),
         subject=login_steps.customer_subject(server_secret, iin),
-        approved=decision == "approve",
+        approved=approve,
         auth_time=visit.login.otp_passed_at,
         acr=login_steps.ACR_TWO_FACTORS,
         amr=list(login_steps.AMR_TWO_FACTORS),
+        authorization_details=granted or None,
     )
     audit(
         "consent_step.decided",

@@ -346,3 +346,38 @@ def consent_data(consent: Consent) -> dict:
     if consent.authorised_provider_ids is not None:
         data["AuthorisedProviderIds"] = list(consent.authorised_provider_ids)
     return data
+
+
+class ConsentNotAwaiting(Exception):
+    """The consent named by the authorization request can no longer be decided."""
+
+
+def decide_by_customer(
+    detail: dict, client_id: str, iin: str, *, approve: bool, kept_provider_ids: list[str] | None = None
+) -> dict:
+    """The customer authorises (binding their IIN) or rejects the consent of an ``account_information`` detail.
+
+    Not committed: the caller finishes the interaction in the same
+    transaction, so the consent and the authorization code agree. Returns the
+    granted detail (RFC 9396 §7: the consent with what was authorised).
+    """
+    consent = db.session.get(Consent, detail.get("consent_id", ""))
+    if consent is None or consent.client_id != client_id:
+        raise ConsentNotAwaiting("the consent is not this client's")
+    settle(consent)
+    if consent.status != AWAITING_AUTHORISATION:
+        raise ConsentNotAwaiting(f"the consent is {consent.status}")
+    if not approve:
+        change_status(consent, REJECTED, actor="customer", reason="CUSTOMER_REJECTED")
+        return dict(detail)
+    kept = list(consent.provider_ids) if kept_provider_ids is None else kept_provider_ids
+    if not kept or not set(kept) <= set(consent.provider_ids):
+        raise ValueError("keep at least one of the banks the consent asks for")
+    consent.customer_iin = iin  # from now on this consent is this customer's only
+    consent.authorised_provider_ids = [p for p in consent.provider_ids if p in kept]
+    change_status(consent, AUTHORISED, actor="customer", reason="CUSTOMER_AUTHORISED")
+    return {
+        **detail,
+        "permissions": list(consent.permissions),
+        "provider_ids": list(consent.authorised_provider_ids),
+    }

@@ -536,3 +536,66 @@ def test_the_form_action_source_is_the_redirect_origin_only(uri, source) -> None
     from consent_ui.login_pages import _csp_origin
 
     assert _csp_origin(uri) == source
+
+
+# -- the consent named by the request ----------------------------------------------------------
+def _awaiting_consent(customer: Customer, clock) -> str:
+    import json
+
+    from tests.support.consents import add_banks, consent_body
+
+    api_user = customer.api_user
+    created = api_user.call(
+        "POST", "/consents", api_user.consents_token(), json=consent_body(clock.now(), add_banks(2))
+    )
+    consent_id = created.get_json()["Data"]["ConsentId"]
+    customer.arrive(
+        authorization_details=json.dumps([{"type": "account_information", "consent_id": consent_id}])
+    )
+    return consent_id
+
+
+def test_approval_authorises_the_consent_for_this_customer_and_the_token_names_it(
+    app, customer, clock
+) -> None:
+    from idp.consents.models import Consent
+
+    consent_id = _awaiting_consent(customer, clock)
+    customer.log_in()
+    decided = customer.decide("approve")
+    params = query(customer.http.get(decided.headers["Location"]).headers["Location"])
+    consent = db.session.get(Consent, consent_id)
+    assert (consent.status, consent.customer_iin) == ("Authorised", OBAMA_IIN)
+    assert consent.authorised_provider_ids == consent.provider_ids
+    tokens = customer.api_user.exchange(params["code"]).get_json()
+    [detail] = tokens["authorization_details"]
+    assert detail["consent_id"] == consent_id
+    assert detail["permissions"] == ["ReadAccountsBasic", "ReadBalances"]
+    assert detail["provider_ids"] == consent.provider_ids
+
+
+def test_rejection_rejects_the_consent(customer, clock) -> None:
+    from idp.consents.lifecycle import history
+    from idp.consents.models import Consent
+
+    consent_id = _awaiting_consent(customer, clock)
+    customer.log_in()
+    customer.decide("reject")
+    consent = db.session.get(Consent, consent_id)
+    assert consent.status == "Rejected" and consent.customer_iin is None
+    last = history(consent_id)[-1]
+    assert (last.actor, last.reason) == ("customer", "CUSTOMER_REJECTED")
+
+
+def test_a_consent_ended_while_the_customer_logged_in_cannot_be_approved(customer, clock) -> None:
+    from idp.consents.models import Consent
+
+    consent_id = _awaiting_consent(customer, clock)
+    customer.log_in()
+    api_user = customer.api_user
+    api_user.call("DELETE", f"/consents/{consent_id}", api_user.consents_token())
+    answer = customer.decide("approve")
+    assert answer.status_code == 409
+    assert "can no longer be given" in _text(answer)
+    assert db.session.get(Consent, consent_id).status == "Rejected"
+    assert db.session.get(Interaction, customer.interaction_id).completed_at is None
