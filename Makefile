@@ -26,7 +26,7 @@ env: $(VENV)/.synced translations
 # After changing page texts: extract them and merge into kk/ru (then translate the new entries).
 messages: $(VENV)/.synced
 	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -o consent_ui/translations/messages.pot --no-location --omit-header --sort-output .
-	$(VENV)/bin/pybabel update -i consent_ui/translations/messages.pot -d consent_ui/translations --no-fuzzy-matching
+	$(VENV)/bin/pybabel update -i consent_ui/translations/messages.pot -d consent_ui/translations --no-fuzzy-matching --ignore-obsolete
 
 # The independent client used by tests/interop (openid-client from npm).
 $(INTEROP)/node_modules/.installed: $(INTEROP)/package.json $(INTEROP)/package-lock.json

@@ -207,17 +207,21 @@ def _page_context() -> dict:
     return {"current_locale": str(get_locale()), "page_path": request.path}
 
 
+def _refusal(error: str, reason: str, message: str, status: int) -> Response:
+    """A refusal as the caller wants it: JSON for the camera script, the problem page for a browser."""
+    if _wants_json():
+        return _json_error(error, message, status)
+    response = make_response(render_template("consent_ui/problem.html", reason=reason, message=message))
+    response.status_code = status
+    return response
+
+
 @bp.errorhandler(errors.Refusal)
 def _interaction_refused(error: errors.Refusal) -> Response:
     db.session.rollback()
     audit("login.refused", outcome="refused", reason=error.reason, path=request.path)
-    if _wants_json():
-        return _json_error(
-            error.error, str(_l("This sign-in has expired or belongs to another browser.")), 400
-        )
-    response = make_response(render_template("consent_ui/problem.html", reason=error.reason))
-    response.status_code = 400
-    return response
+    message = str(_l("This sign-in has expired, was already finished, or was started in another browser."))
+    return _refusal(error.error, error.reason, message, 400)
 
 
 @bp.errorhandler(login_steps.LoginRefused)
@@ -233,35 +237,22 @@ def _step_refused(refusal: login_steps.LoginRefused) -> Response:
 @bp.errorhandler(CSRFError)
 def _csrf_refused(error: CSRFError) -> Response:
     audit("login.refused", outcome="refused", reason="csrf", path=request.path)
-    message = str(_l("This page has expired. Reload it and try again."))
-    if _wants_json():
-        return _json_error("invalid_request", message, 400)
-    response = make_response(render_template("consent_ui/problem.html", reason="csrf", message=message))
-    response.status_code = 400
-    return response
+    return _refusal(
+        "invalid_request", "csrf", str(_l("This page has expired. Reload it and try again.")), 400
+    )
 
 
 @bp.errorhandler(RequestEntityTooLarge)
 def _too_large(error: RequestEntityTooLarge) -> Response:
     message = str(_l("The upload is too large: a clip may have at most 12 MB."))
-    if _wants_json():
-        return _json_error("capture_too_large", message, 413)
-    response = make_response(render_template("consent_ui/problem.html", reason="too_large", message=message))
-    response.status_code = 413
-    return response
+    return _refusal("capture_too_large", "too_large", message, 413)
 
 
 @bp.errorhandler(TooManyRequests)
 def _rate_limited(error: TooManyRequests) -> Response:
     audit("login.rate_limited", outcome="refused", path=request.path)
     message = str(_l("Too many attempts from this network. Please wait a minute and try again."))
-    if _wants_json():
-        return _json_error("rate_limited", message, 429)
-    response = make_response(
-        render_template("consent_ui/problem.html", reason="rate_limited", message=message)
-    )
-    response.status_code = 429
-    return response
+    return _refusal("rate_limited", "rate_limited", message, 429)
 
 
 # -- 0. where the interaction starts ---------------------------------------------------
@@ -372,12 +363,10 @@ def face_submit(interaction_id: str) -> Response:
         )
     if bool(frames) == bool(video and video.filename):
         return _face_input_error(
-            interaction_id, "invalid_request", str(_l("Send either camera frames or one video.")), 400
+            visit, "invalid_request", str(_l("Send either camera frames or one video.")), 400
         )
     if len(frames) > MAX_FRAMES:
-        return _face_input_error(
-            interaction_id, "too_many_frames", str(_l("Too many pictures were sent.")), 400
-        )
+        return _face_input_error(visit, "too_many_frames", str(_l("Too many pictures were sent.")), 400)
     capture: list[bytes] | bytes = [frame.read() for frame in frames] if frames else video.read()
     try:
         result = login_steps.finish_face(visit.login, challenge_id, capture, _registry())
@@ -402,12 +391,11 @@ def face_submit(interaction_id: str) -> Response:
     return redirect(next_page, code=303)
 
 
-def _face_input_error(interaction_id: str, error: str, message: str, status: int) -> Response:
+def _face_input_error(visit: Visit, error: str, message: str, status: int) -> Response:
     """Malformed uploads change nothing: the challenge stays open, no failure is counted."""
-    db.session.rollback()
+    db.session.commit()  # only what reading the interaction did
     if _wants_json():
         return _json_error(error, message, status)
-    visit = _visit(interaction_id)
     return _face_page(visit, status, message)
 
 

@@ -199,16 +199,7 @@ def test_frames_and_a_video_together_are_refused(customer) -> None:
     customer.arrive()
     customer.identify()
     face = customer.face_page()
-    answer = customer.http.post(
-        customer.url("face"),
-        data={
-            "challenge_id": face.challenge_id,
-            "frames": [(BytesIO(b"a"), "f.jpg")],
-            "video": (BytesIO(b"b"), "v.webm"),
-        },
-        headers={"Accept": "application/json", "X-CSRFToken": face.csrf},
-        content_type="multipart/form-data",
-    )
+    answer = customer.upload(face, {"frames": [(BytesIO(b"a"), "f.jpg")], "video": (BytesIO(b"b"), "v.webm")})
     assert answer.status_code == 400
     assert db.session.get(BiometricChallenge, face.challenge_id).answered_at is None
 
@@ -229,15 +220,7 @@ def test_a_video_form_without_javascript_gets_pages_not_json(customer) -> None:
     customer.arrive()
     customer.identify()
     face = customer.face_page()
-    answer = customer.http.post(
-        customer.url("face"),
-        data={
-            "csrf_token": face.csrf,
-            "challenge_id": face.challenge_id,
-            "video": (BytesIO(b"no video"), "v.webm"),
-        },
-        content_type="multipart/form-data",
-    )
+    answer = customer.upload(face, {"video": (BytesIO(b"no video"), "v.webm")}, as_script=False)
     assert answer.status_code == 403
     assert "We could not read the pictures or the video" in _text(answer)
     assert "data-challenge-id" in _text(answer)  # a new challenge to try again with
@@ -424,15 +407,7 @@ def test_a_video_of_the_asked_poses_passes_through_the_upload_fallback(customer,
     customer.identify(OBAMA_IIN)
     face = customer.face_page()
     clip = demo_face_video(OBAMA_IIN, list(face.poses), tmp_path / "clip.mp4")
-    answer = customer.http.post(
-        customer.url("face"),
-        data={
-            "csrf_token": face.csrf,
-            "challenge_id": face.challenge_id,
-            "video": (clip.open("rb"), "clip.mp4"),
-        },
-        content_type="multipart/form-data",
-    )
+    answer = customer.upload(face, {"video": (clip.open("rb"), "clip.mp4")}, as_script=False)
     assert answer.status_code == 303, _text(answer)
     assert answer.headers["Location"].endswith(customer.url("otp"))
     assert _login(customer).step == "otp"
@@ -470,12 +445,7 @@ def test_a_clip_larger_than_the_app_wide_limit_reaches_the_face_check(customer) 
     customer.arrive()
     customer.identify()
     face = customer.face_page()
-    answer = customer.http.post(
-        customer.url("face"),
-        data={"challenge_id": face.challenge_id, "video": (BytesIO(b"\0" * 1_500_000), "clip.webm")},
-        headers={"Accept": "application/json", "X-CSRFToken": face.csrf},
-        content_type="multipart/form-data",
-    )
+    answer = customer.upload(face, {"video": (BytesIO(b"\0" * 1_500_000), "clip.webm")})
     assert answer.status_code == 403
     assert answer.get_json()["reasons"] == ["unreadable_capture"]
 
@@ -484,12 +454,7 @@ def test_an_upload_over_the_clip_limit_is_refused_before_the_check(customer) -> 
     customer.arrive()
     customer.identify()
     face = customer.face_page()
-    answer = customer.http.post(
-        customer.url("face"),
-        data={"challenge_id": face.challenge_id, "video": (BytesIO(b"\0" * 13_000_000), "clip.webm")},
-        headers={"Accept": "application/json", "X-CSRFToken": face.csrf},
-        content_type="multipart/form-data",
-    )
+    answer = customer.upload(face, {"video": (BytesIO(b"\0" * 13_000_000), "clip.webm")})
     assert answer.status_code == 413
     assert answer.get_json()["error"] == "capture_too_large"
     assert db.session.get(BiometricChallenge, face.challenge_id).answered_at is None

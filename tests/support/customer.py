@@ -131,18 +131,25 @@ class Customer:
         poses = tuple(re.findall(r'<li data-pose="(\w+)"', text))
         return FacePage(challenge_id, poses, csrf_token(text))
 
+    def upload(self, face: FacePage, files: dict, *, as_script: bool = True, **form: str):
+        """POST the face form: as the camera script does (JSON, CSRF header) or as the plain video form."""
+        data = {"challenge_id": face.challenge_id, **form, **files}
+        if as_script:
+            headers = {"Accept": "application/json", "X-CSRFToken": face.csrf}
+        else:
+            headers, data["csrf_token"] = {}, face.csrf
+        return self.http.post(
+            self.url("face"), data=data, headers=headers, content_type="multipart/form-data"
+        )
+
     def send_frames(self, face: FacePage, frames: list[bytes], challenge_id: str | None = None):
         from io import BytesIO
 
-        return self.http.post(
-            self.url("face"),
-            data={
-                "challenge_id": face.challenge_id if challenge_id is None else challenge_id,
-                "frames": [(BytesIO(frame), f"frame{i}.jpg", "image/jpeg") for i, frame in enumerate(frames)],
-            },
-            headers={"Accept": "application/json", "X-CSRFToken": face.csrf},
-            content_type="multipart/form-data",
-        )
+        files = {
+            "frames": [(BytesIO(frame), f"frame{i}.jpg", "image/jpeg") for i, frame in enumerate(frames)]
+        }
+        form = {} if challenge_id is None else {"challenge_id": challenge_id}
+        return self.upload(face, files, **form)
 
     def pass_face(self, who: str = "obama") -> None:
         face = self.face_page()
