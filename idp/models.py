@@ -83,6 +83,8 @@ class Client(ClientRules, db.Model):
     participant_id: Mapped[str | None] = mapped_column(
         String(36), ForeignKey("participants.id"), nullable=True
     )
+    #: where consent events (RFC 8417 Security Event Tokens) are POSTed; None: not told
+    notification_uri: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     def as_public_dict(self) -> dict:
         return {
@@ -191,6 +193,9 @@ class Authorization(db.Model):
     created_at: Mapped[int] = mapped_column(BigInteger)
     revoked_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     revoked_reason: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: the consent (idp.consents) the customer authorised in this grant, if any:
+    #: its tokens live only as long as the consent does
+    consent_id: Mapped[str | None] = mapped_column(String(36), index=True, nullable=True)
 
 
 class AuthorizationCode(db.Model):

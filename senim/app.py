@@ -55,6 +55,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     # Foreign keys by name ("participants.id") resolve once every table is
     # known, so the registry's tables are imported here with the idp's.
     import biometrics.models  # noqa: F401
+    import idp.cabinet
     import idp.customer_login
     import idp.models
     import idp.otp  # noqa: F401

@@ -43,6 +43,8 @@ class Consent(db.Model):
     authorised_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
     request_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: when the API user last used the consent (a token issued or refreshed, a resource call)
+    last_used_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     # a status change read at one version cannot overwrite another made meanwhile
@@ -65,3 +67,26 @@ class ConsentStatusChange(db.Model):
     actor: Mapped[str] = mapped_column(String(16))  # customer, api_user, operator, system
     actor_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     reason: Mapped[str] = mapped_column(String(40))
+
+
+class SecurityEvent(db.Model):
+    """A consent event to tell the API user (RFC 8417 SET), and its delivery: the outbox.
+
+    Written in the transaction that changes the consent, so no change is
+    ever left untold; delivered later, retried with backoff until the
+    receiver accepts it.
+    """
+
+    __tablename__ = "security_events"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the SET's jti
+    client_id: Mapped[str] = mapped_column(String(64), index=True)
+    consent_id: Mapped[str] = mapped_column(ForeignKey("consents.id"), index=True)
+    event_type: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(32))  # the consent's status the event reports
+    reason: Mapped[str] = mapped_column(String(40))
+    occurred_at: Mapped[int] = mapped_column(BigInteger)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[int] = mapped_column(BigInteger, index=True)
+    delivered_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(200), nullable=True)
