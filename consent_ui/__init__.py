@@ -38,8 +38,10 @@ def client_network() -> str:
 
 
 def init_consent_ui(app: Flask, settings: Settings) -> None:
+    from consent_ui import cabinet_pages  # noqa: F401 - registers the cabinet's routes on bp
     from consent_ui.i18n import init_i18n
     from consent_ui.login_pages import RATE_LIMITS, bp
+    from consent_ui.messages import CHANGE_WORDS, PERMISSION_WORDS, STATUS_WORDS
 
     secure = settings.issuer.startswith("https://")
     app.config.update(
@@ -54,6 +56,9 @@ def init_consent_ui(app: Flask, settings: Settings) -> None:
     )
     csrf.init_app(app)
     init_i18n(app, settings)
+    app.jinja_env.globals.update(
+        PERMISSION_WORDS=PERMISSION_WORDS, STATUS_WORDS=STATUS_WORDS, CHANGE_WORDS=CHANGE_WORDS
+    )
     app.register_blueprint(bp)
 
     # One limiter per application (its counters live in its storage: memory

@@ -1,19 +1,26 @@
-"""The customer's pages of an authorization: identify, face, one-time code, consent step.
+"""The customer's sign-in pages: identify, face, one-time code; then the consent step.
 
-``/authorize`` hands the browser to ``/interaction/<id>``; from there the
-customer goes through the steps of ``idp.customer_login`` in order (a page
-asked for out of turn sends the browser to the step that is due), and the
-consent step finishes the interaction and resumes the authorization
-(``/authorize/resume/<id>``), which redirects back to the app.
+Two journeys use the same steps (``idp.customer_login``), each under its own
+path:
 
-Every page first checks the interaction with ``pending_interaction``: it must
-exist, be unfinished and unexpired, and belong to this browser (the binding
-cookie set by ``/authorize``).
+- an authorization: ``/authorize`` hands the browser to
+  ``/interaction/<id>``; after the two factors the consent step finishes the
+  interaction and resumes the authorization (``/authorize/resume/<id>``),
+  which redirects back to the app;
+- the customer's cabinet: ``/cabinet`` starts a cabinet session and sends the
+  browser to ``/cabinet/sign-in/<id>``; after the two factors the customer
+  is in the cabinet (``consent_ui.cabinet_pages``).
+
+A page asked for out of turn sends the browser to the step that is due. Every
+page first checks its journey: the interaction (``pending_interaction``) or
+the cabinet session (``session_for_sign_in``) must exist, be unfinished and
+unexpired, and belong to this browser (its binding cookie).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from flask import (
@@ -40,9 +47,11 @@ from biometrics.lockout import TooManyFailures
 from biometrics.phones import mask_phone
 from consent_ui import csrf
 from consent_ui.messages import FACE_REASONS, IDENTIFY_REASONS, OTP_REASONS, face_message
+from idp import cabinet, errors
 from idp import customer_login as login_steps
-from idp import errors
 from idp.authorize import BROWSER_COOKIE, complete_interaction, pending_interaction
+from idp.consents.customer import summary
+from idp.consents.models import Consent
 from idp.consents.service import ConsentNotAwaiting, decide_by_customer
 from idp.models import Client, Interaction
 from idp.otp import OtpRefused, otp_key
@@ -58,6 +67,7 @@ bp = Blueprint(
 #: Per client IP (Flask-Limiter). Identification and the face check cost a
 #: registry lookup and seconds of CPU; codes cost an SMS.
 RATE_LIMITS = {
+    "consent_ui.cabinet_sign_in": "10 per minute; 60 per hour",
     "consent_ui.identify_submit": "10 per minute; 60 per hour",
     "consent_ui.face_page": "20 per minute",
     "consent_ui.face_submit": "6 per minute; 40 per hour",
@@ -87,31 +97,62 @@ SCOPE_WORDS = {
     "openid": _l("Confirm to the app that it is you (an anonymous identifier, not your IIN)"),
     "accounts": _l("See your bank accounts, their balances and transactions, as your consent allows"),
 }
-STEPS = (
-    ("identify", _l("Who you are")),
-    ("face", _l("Face check")),
-    ("otp", _l("SMS code")),
-    ("authenticated", _l("Consent")),
-)
+STEPS = {
+    "interaction": (
+        ("identify", _l("Who you are")),
+        ("face", _l("Face check")),
+        ("otp", _l("SMS code")),
+        ("authenticated", _l("Consent")),
+    ),
+    "cabinet": (
+        ("identify", _l("Who you are")),
+        ("face", _l("Face check")),
+        ("otp", _l("SMS code")),
+        ("authenticated", _l("Your consents")),
+    ),
+}
+#: Where each journey's sign-in pages live.
+FLOWS = {"interaction": "/interaction/<ref>", "cabinet": "/cabinet/sign-in/<ref>"}
 
 
 @dataclass
 class Visit:
-    """The interaction a page belongs to, with its request and the customer's login."""
+    """The journey a page belongs to (an authorization's interaction or a cabinet session),
+    with the customer's login."""
 
-    interaction: Interaction
-    params: dict
+    flow: str
+    ref: str
     login: login_steps.CustomerLogin
+    interaction: Interaction | None = None
+    params: dict = field(default_factory=dict)
 
     @property
     def id(self) -> str:
-        return self.interaction.id
+        return self.ref
+
+    def url(self, endpoint: str) -> str:
+        """The URL of one of this journey's sign-in pages."""
+        return url_for(f"consent_ui.{endpoint}", ref=self.ref, flow=self.flow)
 
 
-def _visit(interaction_id: str) -> Visit:
-    interaction, params = pending_interaction(interaction_id, request.cookies.get(BROWSER_COOKIE))
+def _visit(ref: str, flow: str) -> Visit:
+    if flow == "cabinet":
+        session = cabinet.session_for_sign_in(ref, request.cookies.get(cabinet.CABINET_COOKIE))
+        return Visit(flow, session.id, cabinet.login_of(session))
+    interaction, params = pending_interaction(ref, request.cookies.get(BROWSER_COOKIE))
     g.redirect_uri = params.get("redirect_uri")
-    return Visit(interaction, params, login_steps.login_for(interaction.id))
+    return Visit(flow, interaction.id, login_steps.login_for(interaction.id), interaction, params)
+
+
+def sign_in_route(rule: str, methods: list[str], flows: tuple[str, ...] = tuple(FLOWS)) -> Callable:
+    """Register a sign-in page under each journey's path (one endpoint; ``flow`` tells them apart)."""
+
+    def register(view: Callable) -> Callable:
+        for flow in flows:
+            bp.add_url_rule(FLOWS[flow] + rule, view_func=view, methods=methods, defaults={"flow": flow})
+        return view
+
+    return register
 
 
 def _registry() -> object:
@@ -123,18 +164,19 @@ def _otp_key() -> bytes:
 
 
 def _page(template: str, visit: Visit, status: int = 200, **context: object) -> Response:
-    client = db.session.scalar(select(Client).where(Client.client_id == visit.interaction.client_id))
+    client_name = None
+    if visit.interaction is not None:
+        client = db.session.scalar(select(Client).where(Client.client_id == visit.interaction.client_id))
+        client_name = client.name if client else visit.interaction.client_id
     response = make_response(
         render_template(
             template,
             visit=visit,
-            client_name=client.name if client else visit.interaction.client_id,
-            steps=STEPS,
+            client_name=client_name,
+            steps=STEPS[visit.flow],
             current_step=visit.login.step,
             # after a form post, the language links lead to the step that is due
-            language_path=None
-            if request.method == "GET"
-            else url_for("consent_ui.interaction_start", interaction_id=visit.id),
+            language_path=None if request.method == "GET" else visit.url("sign_in_start"),
             **context,
         )
     )
@@ -142,14 +184,16 @@ def _page(template: str, visit: Visit, status: int = 200, **context: object) -> 
     return response
 
 
-def _to_step(visit: Visit) -> Response:
+def to_step(visit: Visit) -> Response:
+    if visit.login.step == "authenticated" and visit.flow == "cabinet":
+        return redirect(url_for("consent_ui.cabinet_home"), code=303)
     endpoint = {
-        "identify": "consent_ui.identify_page",
-        "face": "consent_ui.face_page",
-        "otp": "consent_ui.otp_page",
-        "authenticated": "consent_ui.consent_page",
+        "identify": "identify_page",
+        "face": "face_page",
+        "otp": "otp_page",
+        "authenticated": "consent_page",
     }[visit.login.step]
-    return redirect(url_for(endpoint, interaction_id=visit.id), code=303)
+    return redirect(visit.url(endpoint), code=303)
 
 
 def _wants_json() -> bool:
@@ -224,14 +268,25 @@ def _interaction_refused(error: errors.Refusal) -> Response:
     return _refusal(error.error, error.reason, message, 400)
 
 
+@bp.errorhandler(cabinet.SessionInvalid)
+def _cabinet_session_invalid(error: cabinet.SessionInvalid) -> Response:
+    """No live cabinet session in this browser: back to the cabinet's door."""
+    db.session.rollback()
+    if _wants_json():
+        message = str(_l("This sign-in has expired or was started in another browser."))
+        return _json_error("session_invalid", message, 400)
+    return redirect(url_for("consent_ui.cabinet_home"), code=303)
+
+
 @bp.errorhandler(login_steps.LoginRefused)
 def _step_refused(refusal: login_steps.LoginRefused) -> Response:
     """A step taken out of turn, or a login changed by another request meanwhile: start from the due step."""
     db.session.rollback()
-    interaction_id = (request.view_args or {}).get("interaction_id", "")
+    args = request.view_args or {}
     if _wants_json():
         return _json_error(refusal.reason, face_message([refusal.reason]), 409)
-    return redirect(url_for("consent_ui.interaction_start", interaction_id=interaction_id), code=303)
+    start = url_for("consent_ui.sign_in_start", ref=args.get("ref", ""), flow=args.get("flow", "interaction"))
+    return redirect(start, code=303)
 
 
 @bp.errorhandler(CSRFError)
@@ -256,32 +311,35 @@ def _rate_limited(error: TooManyRequests) -> Response:
 
 
 # -- 0. where the interaction starts ---------------------------------------------------
-@bp.get("/interaction/<interaction_id>")
-def interaction_start(interaction_id: str) -> Response:
-    visit = _visit(interaction_id)
+@sign_in_route("", ["GET"])
+def sign_in_start(ref: str, flow: str) -> Response:
+    visit = _visit(ref, flow)
     db.session.commit()
-    return _to_step(visit)
+    return to_step(visit)
 
 
-@bp.post("/interaction/<interaction_id>/cancel")
-def cancel(interaction_id: str) -> Response:
-    """The customer stops: the app gets ``access_denied``."""
-    complete_interaction(interaction_id, request.cookies.get(BROWSER_COOKIE), subject=None, approved=False)
-    audit("login.cancelled", interaction_id=interaction_id)
-    return redirect(url_for("idp.resume", interaction_id=interaction_id), code=303)
+@sign_in_route("/cancel", ["POST"])
+def cancel(ref: str, flow: str) -> Response:
+    """The customer stops: the app gets ``access_denied``; a cabinet sign-in simply ends."""
+    if flow == "cabinet":
+        cabinet.end_session(cabinet.session_for_sign_in(ref, request.cookies.get(cabinet.CABINET_COOKIE)))
+        return redirect(url_for("consent_ui.cabinet_home"), code=303)
+    complete_interaction(ref, request.cookies.get(BROWSER_COOKIE), subject=None, approved=False)
+    audit("login.cancelled", interaction_id=ref)
+    return redirect(url_for("idp.resume", interaction_id=ref), code=303)
 
 
 # -- 1. identify ----------------------------------------------------------------------
-@bp.get("/interaction/<interaction_id>/identify")
-def identify_page(interaction_id: str) -> Response:
-    visit = _visit(interaction_id)
+@sign_in_route("/identify", ["GET"])
+def identify_page(ref: str, flow: str) -> Response:
+    visit = _visit(ref, flow)
     db.session.commit()
     return _page("consent_ui/identify.html", visit, identifier=visit.params.get("login_hint", ""))
 
 
-@bp.post("/interaction/<interaction_id>/identify")
-def identify_submit(interaction_id: str) -> Response:
-    visit = _visit(interaction_id)
+@sign_in_route("/identify", ["POST"])
+def identify_submit(ref: str, flow: str) -> Response:
+    visit = _visit(ref, flow)
     identifier = request.form.get("identifier", "")
     try:
         login_steps.identify(visit.login, identifier, _registry())
@@ -294,16 +352,16 @@ def identify_submit(interaction_id: str) -> Response:
             identifier=identifier[:40],
             error=IDENTIFY_REASONS[refusal.reason],
         )
-    return redirect(url_for("consent_ui.face_page", interaction_id=visit.id), code=303)
+    return redirect(visit.url("face_page"), code=303)
 
 
 # -- 2. face --------------------------------------------------------------------------
-@bp.get("/interaction/<interaction_id>/face")
-def face_page(interaction_id: str) -> Response:
-    visit = _visit(interaction_id)
+@sign_in_route("/face", ["GET"])
+def face_page(ref: str, flow: str) -> Response:
+    visit = _visit(ref, flow)
     if visit.login.step != "face":
         db.session.commit()
-        return _to_step(visit)
+        return to_step(visit)
     return _face_page(visit)
 
 
@@ -322,7 +380,7 @@ def _face_page(visit: Visit, status: int = 200, error: str | None = None) -> Res
         )
     except NotOnRecord:  # removed from the registry since identifying
         db.session.rollback()
-        return redirect(url_for("consent_ui.identify_page", interaction_id=visit.id), code=303)
+        return redirect(visit.url("identify_page"), code=303)
     return _page(
         "consent_ui/face.html",
         visit,
@@ -348,18 +406,18 @@ def _camera_texts(check: FaceCheck) -> dict:
     }
 
 
-@bp.post("/interaction/<interaction_id>/face")
-def face_submit(interaction_id: str) -> Response:
+@sign_in_route("/face", ["POST"])
+def face_submit(ref: str, flow: str) -> Response:
     frames = request.files.getlist("frames")
     video = request.files.get("video")
     challenge_id = request.form.get("challenge_id", "")
-    visit = _visit(interaction_id)
+    visit = _visit(ref, flow)
     if visit.login.step != "face":
         db.session.commit()
         return (
             _json_error("step_out_of_order", str(_l("This step is already done.")), 409)
             if _wants_json()
-            else (_to_step(visit))
+            else (to_step(visit))
         )
     if bool(frames) == bool(video and video.filename):
         return _face_input_error(
@@ -385,7 +443,7 @@ def face_submit(interaction_id: str) -> Response:
         login_steps.send_code(visit.login, sms_sender(), _otp_key())
     except OtpRefused:
         db.session.rollback()  # the code page says so and offers to send again
-    next_page = url_for("consent_ui.otp_page", interaction_id=visit.id)
+    next_page = visit.url("otp_page")
     if _wants_json():
         return jsonify({"status": "accepted", "next": next_page})
     return redirect(next_page, code=303)
@@ -412,12 +470,12 @@ def _face_refused(visit: Visit, reasons: list[str], status: int, retry_after: in
 
 
 # -- 3. one-time code -------------------------------------------------------------------
-@bp.get("/interaction/<interaction_id>/otp")
-def otp_page(interaction_id: str) -> Response:
-    visit = _visit(interaction_id)
+@sign_in_route("/otp", ["GET"])
+def otp_page(ref: str, flow: str) -> Response:
+    visit = _visit(ref, flow)
     db.session.commit()
     if visit.login.step != "otp":
-        return _to_step(visit)
+        return to_step(visit)
     return _otp_page(visit)
 
 
@@ -432,12 +490,12 @@ def _otp_page(visit: Visit, status: int = 200, error: str | None = None) -> Resp
     )
 
 
-@bp.post("/interaction/<interaction_id>/otp")
-def otp_submit(interaction_id: str) -> Response:
-    visit = _visit(interaction_id)
+@sign_in_route("/otp", ["POST"])
+def otp_submit(ref: str, flow: str) -> Response:
+    visit = _visit(ref, flow)
     if visit.login.step != "otp":
         db.session.commit()
-        return _to_step(visit)
+        return to_step(visit)
     code = request.form.get("code", "").strip().replace(" ", "")
     try:
         login_steps.verify_code(visit.login, code, _otp_key())
@@ -446,15 +504,17 @@ def otp_submit(interaction_id: str) -> Response:
         if refusal.reason == "otp_wrong":
             message += " " + str(_l("Tries left: %(n)s.", n=refusal.remaining))
         return _otp_page(visit, 400, message)
-    return redirect(url_for("consent_ui.consent_page", interaction_id=visit.id), code=303)
+    if flow == "cabinet":
+        audit("cabinet.signed_in", session_id=visit.ref)
+    return to_step(visit)
 
 
-@bp.post("/interaction/<interaction_id>/otp/resend")
-def otp_resend(interaction_id: str) -> Response:
-    visit = _visit(interaction_id)
+@sign_in_route("/otp/resend", ["POST"])
+def otp_resend(ref: str, flow: str) -> Response:
+    visit = _visit(ref, flow)
     if visit.login.step != "otp":
         db.session.commit()
-        return _to_step(visit)
+        return to_step(visit)
     try:
         login_steps.send_code(visit.login, sms_sender(), _otp_key())
     except OtpRefused as refusal:
@@ -463,36 +523,47 @@ def otp_resend(interaction_id: str) -> Response:
         if refusal.retry_after:
             message += " " + str(_l("You can try again in %(seconds)s seconds.", seconds=refusal.retry_after))
         return _otp_page(visit, 429 if refusal.retry_after else 503, message)
-    return redirect(url_for("consent_ui.otp_page", interaction_id=visit.id), code=303)
+    return redirect(visit.url("otp_page"), code=303)
 
 
 # -- 4. the consent step ------------------------------------------------------------------
-@bp.get("/interaction/<interaction_id>/consent")
-def consent_page(interaction_id: str) -> Response:
-    visit = _visit(interaction_id)
+@sign_in_route("/consent", ["GET"], flows=("interaction",))
+def consent_page(ref: str, flow: str) -> Response:
+    visit = _visit(ref, flow)
     db.session.commit()
     if visit.login.step != "authenticated":
-        return _to_step(visit)
+        return to_step(visit)
     return _consent_page(visit)
 
 
-def _consent_page(visit: Visit, status: int = 200) -> Response:
+def _asked_consents(visit: Visit) -> list[Consent]:
+    """The consents the request's ``account_information`` details name (PAR checked they are the app's)."""
+    details = visit.params.get("authorization_details") or []
+    ids = [d.get("consent_id") for d in details if d.get("type") == ACCOUNT_INFORMATION]
+    return [consent for consent in (db.session.get(Consent, i) for i in ids if i) if consent is not None]
+
+
+def _consent_page(visit: Visit, status: int = 200, error: str | None = None) -> Response:
     scopes = [SCOPE_WORDS.get(scope, scope) for scope in visit.params.get("scope", "").split()]
     return _page(
         "consent_ui/consent.html",
         visit,
         status,
         scopes=scopes,
-        details=visit.params.get("authorization_details") or [],
+        consents=[summary(consent) for consent in _asked_consents(visit)],
+        other_details=[
+            d for d in visit.params.get("authorization_details") or [] if d.get("type") != ACCOUNT_INFORMATION
+        ],
+        error=error,
     )
 
 
-@bp.post("/interaction/<interaction_id>/consent")
-def consent_submit(interaction_id: str) -> Response:
-    visit = _visit(interaction_id)
+@sign_in_route("/consent", ["POST"], flows=("interaction",))
+def consent_submit(ref: str, flow: str) -> Response:
+    visit = _visit(ref, flow)
     if visit.login.step != "authenticated":
         db.session.commit()
-        return _to_step(visit)
+        return to_step(visit)
     decision = request.form.get("decision")
     if decision not in ("approve", "reject"):
         return _consent_page(visit, 400)
@@ -501,11 +572,23 @@ def consent_submit(interaction_id: str) -> Response:
     granted = []
     try:
         for detail in visit.params.get("authorization_details") or []:
-            if detail.get("type") == ACCOUNT_INFORMATION:
-                granted.append(decide_by_customer(detail, visit.interaction.client_id, iin, approve=approve))
-            else:
+            if detail.get("type") != ACCOUNT_INFORMATION:
                 granted.append(detail)
-    except (ConsentNotAwaiting, ValueError):
+                continue
+            kept = request.form.getlist(f"keep-{detail.get('consent_id')}") if approve else None
+            if approve and not kept:
+                db.session.rollback()
+                message = str(_l("Keep at least one bank, or reject the consent."))
+                return _consent_page(visit, 400, message)
+            granted.append(
+                decide_by_customer(
+                    detail, visit.interaction.client_id, iin, approve=approve, kept_provider_ids=kept
+                )
+            )
+    except ValueError:  # a bank the consent does not ask for: a forged form
+        db.session.rollback()
+        return _consent_page(visit, 400, str(_l("Choose only among the banks listed.")))
+    except ConsentNotAwaiting:
         db.session.rollback()
         audit(
             "consent_step.refused", outcome="refused", interaction_id=visit.id, reason="consent_not_awaiting"

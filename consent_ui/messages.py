@@ -63,3 +63,37 @@ def face_message(reasons: list[str]) -> str:
         if reason in reasons:
             return str(message)
     return str(FACE_REASONS["liveness_not_shown"])
+
+
+#: Each permission of a consent in plain words (idp.consents.service.PERMISSIONS).
+PERMISSION_WORDS = {
+    "ReadAccountsBasic": _l("See which accounts you have: their type, currency and masked number"),
+    "ReadAccountsDetail": _l("See your accounts' full details: full number (IBAN) and the owner's name"),
+    "ReadBalances": _l("See how much money is on your accounts"),
+    "ReadTransactionsBasic": _l("See your payments and transfers: date, amount and status"),
+    "ReadTransactionsDetail": _l("See the details of your payments: who paid whom and for what"),
+    "ReadTransactionsCredits": _l("Of the payments, only money coming in"),
+    "ReadTransactionsDebits": _l("Of the payments, only money going out"),
+}
+
+#: A consent's status as the customer reads it.
+STATUS_WORDS = {
+    "AwaitingAuthorisation": _l("Waiting for your decision"),
+    "Authorised": _l("In force"),
+    "Rejected": _l("Rejected"),
+    "Revoked": _l("Withdrawn"),
+    "Expired": _l("Expired"),
+}
+
+#: Why a consent's status changed (idp.consents.lifecycle reason codes).
+CHANGE_WORDS = {
+    "API_USER_CREATED": _l("The app asked for the consent"),
+    "CUSTOMER_AUTHORISED": _l("You gave the consent"),
+    "CUSTOMER_REJECTED": _l("You rejected the consent"),
+    "CUSTOMER_REVOKED": _l("You withdrew the consent"),
+    "API_USER_ENDED": _l("The app ended the consent"),
+    "OPERATOR_REVOKED": _l("The platform operator withdrew the consent"),
+    "PARTICIPANT_BLOCKED": _l("The app's company was blocked on the platform"),
+    "NOT_AUTHORISED_IN_TIME": _l("Not decided within an hour"),
+    "EXPIRED": _l("The consent reached its end date"),
+}

@@ -29,6 +29,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     settings = settings or Settings.from_env()
     clock = clock or SystemClock()
     app = Flask("senim", instance_path=str(settings.data_dir.resolve()))
+    app.before_request(_fresh_request_globals)  # first, before every other hook
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     configure_audit_logging(
         settings.log_level, str(settings.audit_log_path) if settings.audit_log_path else None
@@ -70,6 +71,17 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     init_consent_ui(app, settings)
     _register_platform_routes(app)
     return app
+
+
+def _fresh_request_globals() -> None:
+    """Every request starts with an empty ``g``.
+
+    A request shares ``g`` with an application context that was already
+    pushed (a test, a CLI command); what extensions cache there for one
+    request (Flask-WTF's CSRF token, Flask-Babel's locale) must not leak into
+    the next.
+    """
+    g.__dict__.clear()
 
 
 def _register_platform_routes(app: Flask) -> None:

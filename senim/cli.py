@@ -103,24 +103,44 @@ def seed() -> None:
 @demo.command("login")
 @click.option("--hint", default=None, help="login_hint for the pages: an IIN or a phone number.")
 @click.option("--timeout", default=600, show_default=True, help="Seconds to wait for the browser.")
-def demo_login_command(hint: str | None, timeout: int) -> None:
-    """Act as the demo app: push a login request, print the address to open, show who signed in.
+@click.option(
+    "--consent/--no-consent",
+    default=True,
+    show_default=True,
+    help="Ask for a consent to the demo banks' accounts (shown on the consent screen).",
+)
+def demo_login_command(hint: str | None, timeout: int, consent: bool) -> None:
+    """Act as the demo app: ask for a consent, push a login request, print the address to open,
+    show who signed in and what they consented to.
 
     Needs the platform running (`make run`) and the demo data (`senim demo seed`).
     """
+    from senim.demo import demo_bank_ids
     from senim.demo_app import DemoLoginFailed, demo_login
 
     settings = Settings.from_env()
     key_file = settings.data_dir / "demo" / "demo-app-private.jwk.json"
     if not key_file.exists():
         raise click.ClickException(f"no demo app key at {key_file}: run `senim demo seed` first")
+    banks = None
+    if consent:
+        with _app().app_context():
+            banks = demo_bank_ids()
     try:
-        claims = demo_login(settings.issuer, key_file, click.echo, login_hint=hint, timeout=timeout)
+        login = demo_login(
+            settings.issuer, key_file, click.echo, login_hint=hint, timeout=timeout, provider_ids=banks
+        )
     except (DemoLoginFailed, OSError) as error:
         raise click.ClickException(str(error)) from None
     click.echo("Signed in. The demo app received an ID token saying:")
     for name in ("sub", "acr", "amr", "auth_time"):
-        click.echo(f"  {name}: {claims.get(name)}")
+        click.echo(f"  {name}: {login.claims.get(name)}")
+    for detail in login.authorization_details:
+        click.echo("The customer consented:")
+        for name in ("consent_id", "permissions", "provider_ids"):
+            click.echo(f"  {name}: {detail.get(name)}")
+    if login.authorization_details:
+        click.echo(f"The customer can see and withdraw it at {settings.issuer}/cabinet")
 
 
 @demo.command("face-video")

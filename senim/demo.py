@@ -59,6 +59,15 @@ def seed_demo(settings: Settings) -> Iterator[str]:
     yield from _seed_demo_people(settings)
 
 
+def demo_bank_ids() -> list[str]:
+    """The participant ids of the demo banks that are on record and active."""
+    bins = [bin_ for _name, bin_ in DEMO_BANKS]
+    banks = db.session.scalars(
+        select(Participant).where(Participant.bin.in_(bins), Participant.status == "active")
+    ).all()
+    return [bank.id for bank in sorted(banks, key=lambda bank: bins.index(bank.bin))]
+
+
 def _seed_demo_participants() -> Generator[str, None, str]:
     """The demo banks and fintech, by BIN; returns the fintech's participant id."""
     wanted = [(name, bin_, [API_PROVIDER]) for name, bin_ in DEMO_BANKS]

@@ -1,12 +1,13 @@
 """The demo API user's side of a customer login, for `make run`: ``senim demo login``.
 
 It does what an API user's app does, against the running platform over HTTP:
-pushes the authorization request (PAR, ``private_key_jwt`` with the demo
-client's key, PKCE S256, DPoP-bound), prints the address for the customer's
-browser, receives the browser at its redirect URI
+asks for a consent (``POST /consents`` with a client-credentials token),
+pushes the authorization request naming it (PAR, ``private_key_jwt`` with
+the demo client's key, PKCE S256, DPoP-bound), prints the address for the
+customer's browser, receives the browser at its redirect URI
 (``http://127.0.0.1:8001/callback``), checks ``state`` and ``iss``, exchanges
-the code with a DPoP proof and prints who signed in and how (never the
-tokens themselves).
+the code with a DPoP proof and prints who signed in, how, and what the
+customer consented to (never the tokens themselves).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -72,13 +74,48 @@ class DemoApiUser:
             "client_assertion": self._assertion(),
         }
 
-    def _dpop(self, method: str, path: str) -> str:
+    def _dpop(self, method: str, path: str, access_token: str | None = None) -> str:
         claims = {"jti": uuid.uuid4().hex, "htm": method, "htu": self.issuer + path, "iat": int(time.time())}
+        if access_token is not None:  # RFC 9449 §4.2: a resource request's proof names the token
+            claims["ath"] = _b64url(hashlib.sha256(access_token.encode()).digest())
         header = {"typ": "dpop+jwt", "alg": "ES256", "jwk": self.dpop_key.as_dict(private=False)}
         return jwt.encode(header, claims, self.dpop_key)
 
-    def push(self, state: str, nonce: str, challenge: str, login_hint: str | None) -> str:
+    def ask_consent(self, provider_ids: list[str], purpose: str) -> str:
+        """A consent awaiting the customer (accounts and balances, 90 days); its id."""
+        answer = requests.post(
+            f"{self.issuer}/token",
+            data={"grant_type": "client_credentials", "scope": "consents", **self._auth()},
+            headers={"DPoP": self._dpop("POST", "/token")},
+            timeout=HTTP_TIMEOUT,
+        )
+        if answer.status_code != 200:
+            raise DemoLoginFailed(f"token request refused ({answer.status_code}): {answer.text[:300]}")
+        token = answer.json()["access_token"]
+        expires = datetime.now(UTC) + timedelta(days=90)
+        body = {
+            "Data": {
+                "Permissions": ["ReadAccountsBasic", "ReadBalances", "ReadTransactionsBasic"],
+                "ExpirationDateTime": expires.isoformat(timespec="seconds"),
+                "ProviderIds": provider_ids,
+                "Purpose": purpose,
+            }
+        }
+        answer = requests.post(
+            f"{self.issuer}/consents",
+            json=body,
+            headers={"Authorization": f"DPoP {token}", "DPoP": self._dpop("POST", "/consents", token)},
+            timeout=HTTP_TIMEOUT,
+        )
+        if answer.status_code != 201:
+            raise DemoLoginFailed(f"consent request refused ({answer.status_code}): {answer.text[:300]}")
+        return answer.json()["Data"]["ConsentId"]
+
+    def push(
+        self, state: str, nonce: str, challenge: str, login_hint: str | None, consent_id: str | None = None
+    ) -> str:
         """PAR (RFC 9126); returns the address to open in the customer's browser."""
+        details = [{"type": "account_information", "consent_id": consent_id}] if consent_id else None
         data = {
             "response_type": "code",
             "client_id": DEMO_CLIENT_ID,
@@ -90,6 +127,7 @@ class DemoApiUser:
             "code_challenge_method": "S256",
             "dpop_jkt": self.dpop_key.thumbprint(),
             **({"login_hint": login_hint} if login_hint else {}),
+            **({"authorization_details": json.dumps(details)} if details else {}),
             **self._auth(),
         }
         answer = requests.post(f"{self.issuer}/par", data=data, timeout=HTTP_TIMEOUT)
@@ -167,19 +205,32 @@ def _wait_for_callback(state: str, timeout: float) -> dict[str, str]:
     return received
 
 
+@dataclass(frozen=True)
+class DemoLogin:
+    """What the demo app learnt: who signed in (the ID token) and what they consented to."""
+
+    claims: dict
+    authorization_details: list
+
+
 def demo_login(
     issuer: str,
     key_file: Path,
     say: Callable[[str], None],
     login_hint: str | None = None,
     timeout: float = 600,
-) -> dict:
-    """Run the API user's side of one login; returns the ID token's claims."""
+    provider_ids: list[str] | None = None,
+) -> DemoLogin:
+    """Run the API user's side of one login, asking for a consent at ``provider_ids`` if given."""
     user = DemoApiUser.from_key_file(issuer, key_file)
     verifier = secrets.token_urlsafe(48)
     challenge = _b64url(hashlib.sha256(verifier.encode()).digest())
     state, nonce = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
-    url = user.push(state, nonce, challenge, login_hint)
+    consent_id = None
+    if provider_ids:
+        consent_id = user.ask_consent(provider_ids, "Show all your accounts in the Senim demo budget app")
+        say(f"Asked for consent {consent_id} (awaiting the customer).")
+    url = user.push(state, nonce, challenge, login_hint, consent_id)
     say("Open this address in a browser within 60 seconds:")
     say(f"  {url}")
     say(f"(the demo app waits at {DEMO_REDIRECT_URI})")
@@ -196,4 +247,4 @@ def demo_login(
         raise DemoLoginFailed("the ID token was not issued by this issuer for the demo app")
     if claims.get("nonce") != nonce:
         raise DemoLoginFailed("the ID token's nonce is not the one sent")
-    return claims
+    return DemoLogin(claims, tokens.get("authorization_details") or [])

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete
+from sqlalchemy import String, delete, literal, select
 
 from biometrics.models import BiometricChallenge
+from idp.cabinet import LOGIN_PREFIX, CabinetSession
 from idp.consents.lifecycle import settle_due_consents
 from idp.customer_login import CustomerLogin
 from idp.models import Interaction, PushedAuthorizationRequest
@@ -23,9 +24,15 @@ def purge_expired_state() -> dict[str, int]:
     counts = {"seen_jtis": purge_expired(now), "consents_settled": settle_due_consents()}
     old_interactions = db.session.execute(delete(Interaction).where(Interaction.expires_at < cutoff))
     counts["interactions"] = old_interactions.rowcount or 0
-    # a login lives as long as its interaction (it holds the customer's IIN and phone)
+    old_sessions = db.session.execute(delete(CabinetSession).where(CabinetSession.expires_at < cutoff))
+    counts["cabinet_sessions"] = old_sessions.rowcount or 0
+    # a login lives as long as its interaction or cabinet session (it holds the customer's IIN and phone)
+    cabinet_logins = select(literal(LOGIN_PREFIX, String) + CabinetSession.id)
     old_logins = db.session.execute(
-        delete(CustomerLogin).where(~CustomerLogin.interaction_id.in_(db.session.query(Interaction.id)))
+        delete(CustomerLogin).where(
+            ~CustomerLogin.interaction_id.in_(select(Interaction.id)),
+            ~CustomerLogin.interaction_id.in_(cabinet_logins),
+        )
     )
     counts["customer_logins"] = old_logins.rowcount or 0
     # factor challenges name an IIN (and a phone): kept only as long as expired interactions

@@ -62,3 +62,19 @@ def test_old_factor_challenges_are_forgotten(app, clock) -> None:
     assert counts["biometric_challenges"] == 1 and counts["otp_challenges"] == 1
     assert db.session.scalars(select(BiometricChallenge.id)).all() == ["face-new"]
     assert db.session.scalars(select(OtpChallenge.id)).all() == ["code-new"]
+
+
+def test_cabinet_sessions_keep_their_logins_until_they_are_old(app, clock) -> None:
+    from idp.cabinet import SESSION_TTL, CabinetSession, login_of, start_session
+
+    old, _secret = start_session()
+    login_of(old)
+    clock.advance(SESSION_TTL + KEEP_EXPIRED_SECONDS + 1)
+    live, _secret = start_session()
+    login_of(live)
+
+    counts = purge_expired_state()
+
+    assert counts["cabinet_sessions"] == 1 and counts["customer_logins"] == 1
+    assert db.session.scalars(select(CabinetSession.id)).all() == [live.id]
+    assert db.session.scalars(select(CustomerLogin.interaction_id)).all() == [f"cabinet:{live.id}"]

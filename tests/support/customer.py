@@ -8,6 +8,7 @@ would, and the SMS code is read from the outbox where the platform put it.
 from __future__ import annotations
 
 import html
+import itertools
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -30,7 +31,9 @@ OBAMA_PHONE = "+77010000001"
 BIDEN_IIN = "850202300014"
 BIDEN_PHONE = "+77010000002"
 
+_SEEDS = itertools.count(100)
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+_CHECKED_BOX = re.compile(r'<input type="checkbox" name="([^"]+)" value="([^"]+)" checked>')
 
 
 @cache
@@ -90,13 +93,28 @@ class Customer:
 
     api_user: ApiUser
     interaction_id: str = ""
+    #: where the sign-in pages are: an interaction's, or a cabinet session's (``open_cabinet``)
+    base: str = ""
 
     @property
     def http(self):
         return self.api_user.http
 
     def url(self, step: str = "") -> str:
-        return f"/interaction/{self.interaction_id}" + (f"/{step}" if step else "")
+        base = self.base or f"/interaction/{self.interaction_id}"
+        return base + (f"/{step}" if step else "")
+
+    def open_cabinet(self) -> str:
+        """Open /cabinet and start signing in, as the cabinet's door page does; returns the first step."""
+        door = self.http.get("/cabinet")
+        assert door.status_code == 200, door.status_code
+        started = self.http.post(
+            "/cabinet/sign-in", data={"csrf_token": csrf_token(door.get_data(as_text=True))}
+        )
+        assert started.status_code == 303, started.status_code
+        path = urlsplit(started.headers["Location"]).path
+        self.base = path.rsplit("/", 1)[0]
+        return path
 
     def arrive(self, **par_params: object) -> str:
         """PAR by the app, then /authorize in the browser; returns where the browser lands."""
@@ -153,7 +171,8 @@ class Customer:
 
     def pass_face(self, who: str = "obama") -> None:
         face = self.face_page()
-        answer = self.send_frames(face, genuine_capture(face.poses, who))
+        # a live camera never sends the same pictures twice (a replay is refused)
+        answer = self.send_frames(face, genuine_capture(face.poses, who, seed=next(_SEEDS)))
         assert answer.status_code == 200, answer.get_json()
 
     def enter_code(self, code: str):
@@ -165,7 +184,12 @@ class Customer:
         self.pass_face(who)
         answer = self.enter_code(code_sent_to(phone))
         assert answer.status_code == 303, answer.get_data(as_text=True)
-        assert answer.headers["Location"].endswith(self.url("consent"))
+        assert answer.headers["Location"].endswith("/cabinet" if self.base else self.url("consent"))
 
-    def decide(self, decision: str):
-        return self.form("consent", {"decision": decision})
+    def decide(self, decision: str, keep: dict[str, list[str]] | None = None):
+        """Approve or reject on the consent screen, keeping the banks ticked there (or ``keep``)."""
+        page = self.http.get(self.url("consent")).get_data(as_text=True)
+        fields: dict[str, list[str]] = {}
+        for name, value in _CHECKED_BOX.findall(page):
+            fields.setdefault(name, []).append(html.unescape(value))
+        return self.form("consent", {"decision": decision, **fields, **(keep or {})}, page=page)
