@@ -208,6 +208,24 @@ def test_the_event_is_rolled_back_with_a_status_change_that_fails(app, told_api_
     assert db.session.get(Consent, consent_id, populate_existing=True).status == "Authorised"
 
 
+def test_a_settle_that_loses_a_race_leaves_no_event(app, told_api_user, banks, clock) -> None:
+    from idp.consents.lifecycle import settle
+
+    consent_id = _create_consent(told_api_user, banks, clock)
+    consent = db.session.get(Consent, consent_id)
+    clock.advance(AUTHORISATION_WINDOW)
+    # another node settles it first (its own event is its own business)
+    engine = create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
+    with engine.begin() as other:
+        other.execute(
+            text("UPDATE consents SET version = version + 1, status = 'Rejected' WHERE id = :id"),
+            {"id": consent_id},
+        )
+    engine.dispose()
+    assert settle(consent).status == "Rejected"  # what the other node wrote, read back
+    assert _events() == []
+
+
 # -- delivery: retried until accepted ------------------------------------------------------------
 def test_notifications_are_retried_until_accepted(told_api_user, receiver, banks, clock) -> None:
     consent_id = _create_consent(told_api_user, banks, clock)
@@ -273,17 +291,24 @@ def test_the_delay_between_attempts_doubles_up_to_an_hour() -> None:
     assert retry_delay(10_000) == 3600
 
 
-def test_a_refusal_keeps_its_error_code_and_never_its_text(told_api_user, receiver, banks, clock) -> None:
+@pytest.mark.parametrize(
+    ("err", "kept"),
+    [("invalid_key", "HTTP 400 invalid_key"), ("customer 880101300123 unknown", "HTTP 400")],
+)
+def test_a_refusal_keeps_its_registered_error_code_and_never_its_text(
+    told_api_user, receiver, banks, clock, err, kept
+) -> None:
     receiver.mode = REFUSE
+    receiver.refusal_err = err
     _end(told_api_user, _create_consent(told_api_user, banks, clock))
     with AuditLines() as audit:
         assert deliver_due().failed == 1
     event = _only_event()
-    assert event.last_error == "HTTP 400 invalid_key"
+    assert event.last_error == kept
     assert event.delivered_at is None
     assert REFUSAL_DESCRIPTION not in audit.text()
     [line] = audit.events("consent_event.delivery_failed")
-    assert (line["http_status"], line["error"]) == (400, "HTTP 400 invalid_key")
+    assert (line["http_status"], line["error"]) == (400, kept)
 
 
 def test_a_redirect_is_not_followed(told_api_user, receiver, banks, clock) -> None:

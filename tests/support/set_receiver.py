@@ -31,6 +31,7 @@ class SetReceiver:
     def __init__(self) -> None:
         self.mode = ACCEPT
         self.redirect_to = "http://127.0.0.1:9/"
+        self.refusal_err = "invalid_key"  # RFC 8935 §2.4 code a refusal carries
         self.received: list[Received] = []
         self.arrived = threading.Event()
         self._lock = threading.Lock()
@@ -62,7 +63,9 @@ class SetReceiver:
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                 elif receiver.mode == REFUSE:
-                    answer = json.dumps({"err": "invalid_key", "description": REFUSAL_DESCRIPTION}).encode()
+                    answer = json.dumps(
+                        {"err": receiver.refusal_err, "description": REFUSAL_DESCRIPTION}
+                    ).encode()
                     self.send_response(400)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(answer)))
