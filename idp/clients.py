@@ -3,6 +3,7 @@ cabinet later). Every rule of a valid client lives here."""
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from urllib.parse import urlsplit
 
@@ -62,6 +63,52 @@ def validate_redirect_uri(uri: str, production: bool) -> str:
     )
 
 
+#: Longest notification URI accepted (it is stored as text, but nobody needs more).
+MAX_NOTIFICATION_URI = 2000
+
+
+def validate_notification_uri(uri: str, production: bool) -> str:
+    """Where consent events may be POSTed: an absolute https URL (http only to loopback
+    outside production), with no credentials or fragment in it.
+
+    The platform sends requests to this address on its own initiative, so it is
+    checked like a redirect URI and more (SSRF): in production an address
+    written as a loopback, private, link-local or otherwise non-public IP
+    literal (e.g. ``https://169.254.169.254/``) or ``localhost`` is refused.
+    """
+    uri = (uri or "").strip()
+    if not uri or len(uri) > MAX_NOTIFICATION_URI:
+        raise ClientRegistrationError(f"notification URI must have 1 to {MAX_NOTIFICATION_URI} characters")
+    try:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError:
+        raise ClientRegistrationError(f"notification URI is not a valid URL: {uri}") from None
+    if parts.fragment or "#" in uri:
+        raise ClientRegistrationError(f"notification URI must not have a fragment: {uri}")
+    if parts.username is not None or parts.password is not None:
+        raise ClientRegistrationError("notification URI must not carry credentials (user:password@)")
+    host = (parts.hostname or "").lower()
+    loopback = host in LOOPBACK_HOSTS or f"[{host}]" in LOOPBACK_HOSTS
+    if parts.scheme == "https" and host:
+        if production and (loopback or _non_public_ip_literal(host)):
+            raise ClientRegistrationError(f"notification URI must name a public host in production: {uri}")
+        return uri
+    if parts.scheme == "http" and loopback and not production:
+        return uri
+    raise ClientRegistrationError(
+        f"notification URI must be an absolute https URL (http only for localhost outside production): {uri}"
+    )
+
+
+def _non_public_ip_literal(host: str) -> bool:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False  # a name: where it points is the receiver's DNS, not checked here
+    return not address.is_global
+
+
 def register_client(
     *,
     name: str,
@@ -72,6 +119,7 @@ def register_client(
     production: bool = False,
     client_id: str | None = None,
     participant_id: str | None = None,
+    notification_uri: str | None = None,
 ) -> Client:
     name = (name or "").strip()
     if not 1 <= len(name) <= 200:
@@ -96,6 +144,8 @@ def register_client(
             require_active(participant_id, API_USER)
         except ParticipantError as error:
             raise ClientRegistrationError(str(error)) from None
+    if notification_uri is not None:
+        notification_uri = validate_notification_uri(notification_uri, production)
     client_id = client_id or f"senim-{secrets.token_urlsafe(12)}"
     if db.session.scalar(select(Client).where(Client.client_id == client_id)) is not None:
         raise ClientRegistrationError(f"client {client_id} already exists")
@@ -109,6 +159,7 @@ def register_client(
         token_endpoint_auth_method="private_key_jwt",
         created_at=clock.now_int(),
         participant_id=participant_id,
+        notification_uri=notification_uri,
     )
     db.session.add(client)
     db.session.commit()
@@ -117,6 +168,7 @@ def register_client(
         client_id=client.client_id,
         grant_types=grant_types,
         participant_id=participant_id,
+        notifications=notification_uri is not None,
     )
     return client
 
@@ -128,4 +180,21 @@ def set_client_disabled(client_id: str, disabled: bool) -> Client:
     client.disabled_at = clock.now_int() if disabled else None
     db.session.commit()
     audit("client.disabled" if disabled else "client.enabled", client_id=client_id)
+    return client
+
+
+def set_notification_uri(client_id: str, uri: str | None, production: bool) -> Client:
+    """Register (or, with ``None``, remove) where the client's consent events are POSTed.
+
+    Events already waiting stay in the outbox either way: they go to the
+    address registered when they are sent (see idp/consents/notifications.py).
+    """
+    client = db.session.scalar(select(Client).where(Client.client_id == client_id))
+    if client is None:
+        raise ClientRegistrationError(f"no client {client_id}")
+    client.notification_uri = None if uri is None else validate_notification_uri(uri, production)
+    db.session.commit()
+    # the host only: a URI may carry a receiver's own secret in its query
+    host = urlsplit(client.notification_uri).hostname if client.notification_uri else None
+    audit("client.notification_uri_set", client_id=client_id, notification_host=host)
     return client

@@ -98,6 +98,7 @@ class Client(ClientRules, db.Model):
             "jwks": self.jwks,
             "created_at": self.created_at,
             "participant_id": self.participant_id,
+            "notification_uri": self.notification_uri,
         }
 
 

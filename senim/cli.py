@@ -45,15 +45,25 @@ def run(workers: int | None, threads: int) -> None:
             self.cfg.set("worker_class", "gthread" if threads > 1 else "sync")
             self.cfg.set("accesslog", None)
             self.cfg.set("keepalive", 5)
+            self.cfg.set("post_worker_init", _deliver_consent_events_in_worker)
 
         def load(self) -> Flask:
             return app
+
+    def _deliver_consent_events_in_worker(worker: object) -> None:
+        # each worker's own thread (threads do not survive gunicorn's fork);
+        # claims keep workers from sending one event twice
+        from idp.consents.notifications import start_delivery_thread
+
+        start_delivery_thread(app, settings.notify_interval)
 
     click.echo(f"Senim is serving {settings.issuer}")
     click.echo(f"  discovery:  {settings.issuer}/.well-known/openid-configuration")
     click.echo(f"  JWKS:       {settings.issuer}/jwks")
     if settings.environment == "development":
         click.echo(f"  SMS outbox: {settings.issuer}/dev/sms")
+    if settings.notify_interval:
+        click.echo(f"  consent events: sent every {settings.notify_interval} s (SENIM_NOTIFY_INTERVAL)")
     _Server().run()
 
 
@@ -240,6 +250,11 @@ def clients() -> None:
     default=None,
     help="id of the API user the client belongs to (an active participant, see `senim participants list`)",
 )
+@click.option(
+    "--notification-uri",
+    default=None,
+    help="where consent events (signed SETs) are POSTed: https (http only for localhost outside production)",
+)
 def clients_add(
     name: str,
     jwks_file: Path,
@@ -248,6 +263,7 @@ def clients_add(
     grant_types: tuple[str, ...],
     client_id: str | None,
     participant_id: str | None,
+    notification_uri: str | None,
 ) -> None:
     """Register a client and print it as JSON."""
     from idp.clients import ClientRegistrationError, register_client
@@ -268,6 +284,7 @@ def clients_add(
                 production=app.extensions["senim.settings"].production,
                 client_id=client_id,
                 participant_id=participant_id,
+                notification_uri=notification_uri,
             )
         except ClientRegistrationError as error:
             raise click.ClickException(str(error)) from None
@@ -316,6 +333,75 @@ def clients_enable(client_id: str) -> None:
         except ClientRegistrationError as error:
             raise click.ClickException(str(error)) from None
     click.echo(f"{client_id} enabled")
+
+
+@clients.command("set-notification-uri")
+@click.argument("client_id")
+@click.argument("uri", required=False)
+@click.option("--remove", is_flag=True, help="remove the address (events then wait until one is set)")
+def clients_set_notification_uri(client_id: str, uri: str | None, remove: bool) -> None:
+    """Set where CLIENT_ID's consent events are POSTed (https; http only for localhost outside production)."""
+    from idp.clients import ClientRegistrationError, set_notification_uri
+
+    if remove == (uri is not None):
+        raise click.UsageError("give either a URI or --remove")
+    app = _app()
+    with app.app_context():
+        try:
+            client = set_notification_uri(client_id, uri, app.extensions["senim.settings"].production)
+        except ClientRegistrationError as error:
+            raise click.ClickException(str(error)) from None
+        shown = client.notification_uri or "no address: its consent events wait in the outbox"
+    click.echo(f"{client_id}: {shown}")
+
+
+# -- consent events (the outbox) ------------------------------------------------------------
+@main.group()
+def notifications() -> None:
+    """Consent events (signed SETs) to API users: deliver them, see what waits."""
+
+
+@notifications.command("deliver")
+@click.option("--loop", is_flag=True, help="keep delivering (a process next to gunicorn); Ctrl-C stops")
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.5),
+    default=None,
+    help="seconds between rounds with --loop (default: SENIM_NOTIFY_INTERVAL, or 5 when it is 0)",
+)
+def notifications_deliver(loop: bool, interval: float | None) -> None:
+    """Send the consent events that are due, once (or, with --loop, again and again)."""
+    import threading
+
+    from idp.consents.notifications import DeliveryRound, deliver_all_due, delivery_loop
+
+    def report(done: DeliveryRound) -> None:
+        if done.attempted or not loop:
+            click.echo(json.dumps({"delivered": done.delivered, "failed": done.failed}))
+
+    app = _app()
+    if not loop:
+        with app.app_context():
+            report(deliver_all_due())
+        return
+    every = interval or app.extensions["senim.settings"].notify_interval or 5
+    click.echo(f"delivering consent events every {every:g} s", err=True)
+    try:
+        delivery_loop(app, every, threading.Event(), on_round=report)
+    except KeyboardInterrupt:
+        click.echo("stopped", err=True)
+
+
+@notifications.command("list")
+@click.option("--pending", is_flag=True, help="only events not yet accepted by their receiver")
+@click.option("--limit", type=click.IntRange(min=1), default=1000, show_default=True)
+def notifications_list(pending: bool, limit: int) -> None:
+    """Consent events, oldest first, one JSON object a line (times in seconds since the epoch)."""
+    from idp.consents.notifications import event_record, list_events
+
+    with _app().app_context():
+        for event in list_events(pending_only=pending, limit=limit):
+            click.echo(json.dumps(event_record(event)))
 
 
 # -- participants (the registry) ---------------------------------------------------------

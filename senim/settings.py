@@ -80,6 +80,8 @@ class Settings:
     workers: int = 2
     log_level: str = "INFO"
     audit_log_path: Path | None = None
+    #: seconds between consent-event delivery rounds in each `senim run` worker; 0: none there
+    notify_interval: int = 5
 
     @property
     def production(self) -> bool:
@@ -134,6 +136,7 @@ class Settings:
             workers=_int(env, "SENIM_WORKERS", 2, 1, 64),
             log_level=(env.get("SENIM_LOG_LEVEL") or "INFO").upper(),
             audit_log_path=Path(audit_path) if audit_path else None,
+            notify_interval=_int(env, "SENIM_NOTIFY_INTERVAL", 5, 0, 3600),
         )
 
     def with_overrides(self, **changes: object) -> Settings:

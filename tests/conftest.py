@@ -62,6 +62,8 @@ def base_app(
     from flask_migrate import upgrade
 
     settings = make_settings(tmp_path_factory.mktemp("data"), backend_url)
+    # the first signing key dates from now, not from where a test of the other backend left the clock
+    session_clock._now = time.time()
     app = create_app(settings, clock=session_clock)
     with app.app_context():
         upgrade()  # the schema comes from the migrations, on both databases

@@ -11,6 +11,10 @@ Rejected (``NOT_AUTHORISED_IN_TIME``), an authorised one past its expiry
 becomes Expired (``EXPIRED``). ``settle`` applies those whenever a consent is
 read for a decision, so no decision ever sees a stale status;
 ``settle_due_consents`` does the same for all of them (``senim purge``).
+
+A change that ends a consent also puts its event in the outbox, in the same
+transaction (``notifications.enqueue``): the API user is told of every
+ending that was committed, and of no other.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from idp.consents.models import (
     Consent,
     ConsentStatusChange,
 )
+from idp.consents.notifications import enqueue
 from senim import clock
 from senim.audit import audit
 from senim.database import db
@@ -82,6 +87,7 @@ def change_status(
     if to_status == AUTHORISED:
         consent.authorised_at = now
     db.session.add(change)
+    enqueue(consent, change)
     return change
 
 
