@@ -15,7 +15,9 @@ from senim.audit import audit
 from senim.database import db
 from senim.keys import JWKS_MAX_AGE
 
-bp = Blueprint("idp", __name__, template_folder="templates")
+bp = Blueprint(
+    "idp", __name__, template_folder="templates", static_folder="static", static_url_path="/static/idp"
+)
 
 
 def server() -> SenimAuthorizationServer:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from urllib.parse import urlsplit
 
 from joserfc import jwt
@@ -203,7 +204,12 @@ def test_authorize_error_page_for_browsers_is_html(api_user) -> None:
     )
     assert response.status_code == 400
     assert "text/html" in response.headers["Content-Type"]
-    assert "cannot continue" in response.get_data(as_text=True)
+    page = response.get_data(as_text=True)
+    assert "cannot continue" in page
+    # styled by the server's own stylesheet: the page's CSP allows no inline style
+    assert "<style" not in page
+    stylesheet = re.search(r'<link rel="stylesheet" href="([^"]+)"', page).group(1)
+    assert api_user.http.get(stylesheet).status_code == 200
 
 
 def test_customer_rejection_redirects_with_access_denied_state_and_iss(api_user) -> None:
