@@ -40,9 +40,9 @@ class NotSignedIn(Exception):
 def _signed_in() -> tuple[cabinet.CabinetSession, str]:
     try:
         session = cabinet.session_of_browser(request.cookies.get(cabinet.CABINET_COOKIE))
+        iin = cabinet.signed_in_customer(session)
     except cabinet.SessionInvalid:
         raise NotSignedIn() from None
-    iin = cabinet.signed_in_customer(session)
     if iin is None:
         raise NotSignedIn()
     return session, iin
@@ -88,13 +88,13 @@ def cabinet_home() -> Response:
     """The customer's consents; or the way in."""
     try:
         session = cabinet.session_of_browser(request.cookies.get(cabinet.CABINET_COOKIE))
+        login = cabinet.login_of(session)
+        if login.step != "authenticated":
+            return to_step(Visit("cabinet", session.id, login))
+        iin = cabinet.signed_in_customer(session)
     except cabinet.SessionInvalid:
         db.session.rollback()
         return _cabinet_page("consent_ui/cabinet_door.html")
-    login = cabinet.login_of(session)
-    if login.step != "authenticated":
-        return to_step(Visit("cabinet", session.id, login))
-    iin = cabinet.signed_in_customer(session)
     consents = consents_of_customer(iin)
     return _cabinet_page("consent_ui/cabinet.html", consents=consents, signed_in=True)
 

@@ -285,8 +285,9 @@ def _step_refused(refusal: login_steps.LoginRefused) -> Response:
     args = request.view_args or {}
     if _wants_json():
         return _json_error(refusal.reason, face_message([refusal.reason]), 409)
-    start = url_for("consent_ui.sign_in_start", ref=args.get("ref", ""), flow=args.get("flow", "interaction"))
-    return redirect(start, code=303)
+    if not args.get("ref"):  # a cabinet page whose factors no longer hold
+        return redirect(url_for("consent_ui.cabinet_home"), code=303)
+    return redirect(url_for("consent_ui.sign_in_start", ref=args["ref"], flow=args["flow"]), code=303)
 
 
 @bp.errorhandler(CSRFError)

@@ -98,11 +98,19 @@ def login_of(session: CabinetSession) -> customer_login.CustomerLogin:
 
 
 def signed_in_customer(session: CabinetSession) -> str | None:
-    """The IIN of the customer signed in to this session; None while the sign-in is not finished."""
+    """The IIN of the customer signed in to this session; None while the sign-in is not finished.
+
+    Raises ``SessionInvalid`` (and ends the session) if the factors it was signed in with no longer hold.
+    """
     login = login_of(session)
     if login.step != "authenticated":
         return None
-    return customer_login.authenticated_customer(login)
+    try:
+        return customer_login.authenticated_customer(login)
+    except customer_login.LoginRefused:  # the factors no longer hold: the session is over
+        db.session.rollback()
+        end_session(session)
+        raise SessionInvalid() from None
 
 
 def end_session(session: CabinetSession) -> None:

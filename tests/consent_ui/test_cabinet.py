@@ -208,3 +208,18 @@ def test_the_cabinet_is_never_framed(customer) -> None:
     door = customer.http.get("/cabinet")
     assert "frame-ancestors 'none'" in door.headers["Content-Security-Policy"]
     assert door.headers["Cache-Control"] == "no-store"
+
+
+def test_a_session_whose_factors_no_longer_hold_is_over(customer, clock) -> None:
+    from idp.cabinet import CabinetSession
+    from idp.customer_login import CustomerLogin
+
+    cabinet = _signed_in(customer, clock)
+    session_id = cabinet.base.rsplit("/", 1)[-1]
+    login = db.session.get(CustomerLogin, f"cabinet:{session_id}")
+    login.otp_challenge_id = "not-the-code-taken"  # as if the login row were tampered with
+    db.session.commit()
+    assert "Your Senim cabinet" in _text(cabinet.http.get("/cabinet"))  # the door, not a loop
+    db.session.expire_all()
+    assert db.session.get(CabinetSession, session_id).ended_at is not None
+    assert cabinet.http.get("/cabinet/consents/x").headers["Location"].endswith("/cabinet")
