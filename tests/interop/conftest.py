@@ -9,7 +9,10 @@ PostgreSQL when SENIM_TEST_DATABASE_URL is set), its schema from the Alembic
 migrations, and every table is emptied after each test.
 
 The application runs on the system clock: the clients sign their DPoP proofs
-and client assertions with the real time.
+and client assertions with the real time. A test that would otherwise wait
+(a new SMS code to the same phone comes only a minute after the last) moves
+the server's clock forward instead, ``live_server.clock.advance(61)``, and
+signs with ``live_server.clock.now``; the clock is back on time after the test.
 
 ``live_server`` takes optional settings overrides through indirect
 parametrization, e.g.
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +41,9 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from senim.app import create_app
 from senim.database import db
 from tests.conftest import make_settings
-from tests.support.api_user import public_jwks
+from tests.interop import browser
+from tests.support.api_user import ApiUser, public_jwks
+from tests.support.customer import put_on_record
 from tests.support.database import empty_tables
 
 #: Where the browser is sent back to. Nothing listens there: the test reads
@@ -52,9 +58,26 @@ AMR = ["face", "sms"]
 HTTP_TIMEOUT = 10
 
 
+class LiveClock:
+    """The system clock, which a test may move forward instead of waiting."""
+
+    def __init__(self) -> None:
+        self._ahead = 0.0
+
+    def now(self) -> float:
+        return time.time() + self._ahead
+
+    def advance(self, seconds: float) -> None:
+        self._ahead += seconds
+
+    def back_on_time(self) -> None:
+        self._ahead = 0.0
+
+
 class LiveServer(NamedTuple):
     issuer: str
     app: Flask
+    clock: LiveClock
 
 
 @dataclass(frozen=True)
@@ -89,7 +112,8 @@ def _start(settings_dir: Path, backend_url: str, overrides: dict) -> _Running:
         settings = make_settings(settings_dir, backend_url).with_overrides(
             issuer=issuer, bind=f"127.0.0.1:{port}", **overrides
         )
-        app = create_app(settings)  # the system clock
+        clock = LiveClock()
+        app = create_app(settings, clock=clock)
         with app.app_context():
             upgrade()  # the schema comes from the migrations, on both databases
         # Werkzeug takes a duplicate of the already listening socket.
@@ -100,7 +124,7 @@ def _start(settings_dir: Path, backend_url: str, overrides: dict) -> _Running:
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"senim-{port}", daemon=True
     )
     thread.start()
-    return _Running(LiveServer(issuer, app), server, thread)
+    return _Running(LiveServer(issuer, app, clock), server, thread)
 
 
 class _ServerPool:
@@ -144,6 +168,7 @@ def live_server(request: pytest.FixtureRequest, live_server_pool: _ServerPool) -
     finally:
         empty_tables(live.app)
         live.app.extensions["senim.limiter"].reset()
+        live.clock.back_on_time()
 
 
 @pytest.fixture
@@ -167,6 +192,36 @@ def register_client(live_server: LiveServer):
         return RegisteredClient(client_id=client_id, key=key)
 
     return _register
+
+
+# -- the customer's browser and the app behind it (tests/interop/browser.py) ---------------
+@pytest.fixture
+def camera_file(tmp_path: Path) -> Path:
+    """The fake camera's file; a placeholder until the test writes the sequence for a face page."""
+    return browser.placeholder_camera(tmp_path / "camera.y4m")
+
+
+@pytest.fixture
+def page(camera_file: Path) -> Iterator:
+    """A page of headless Chromium whose camera plays ``camera_file``."""
+    with browser.chromium_page(camera_file, REDIRECT_URI) as opened:
+        yield opened
+
+
+@pytest.fixture
+def app_user(live_server: LiveServer, register_client) -> ApiUser:
+    """The app "Demo Wallet", with the demo people on record; it talks to the server over its back
+    channel (the application's test client), signing with the server's clock."""
+    registered = register_client("browser-app", name="Demo Wallet")
+    with live_server.app.app_context():
+        put_on_record(live_server.app)
+    return ApiUser(
+        http=live_server.app.test_client(),
+        client_id=registered.client_id,
+        key=registered.key,
+        now=live_server.clock.now,
+        issuer=live_server.issuer,
+    )
 
 
 def browser_session() -> requests.Session:
