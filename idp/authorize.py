@@ -40,6 +40,7 @@ from authlib.common.urls import add_params_to_uri
 from sqlalchemy import select, update
 
 from idp import errors
+from idp.consents.binding import granted_consent_id
 from idp.models import (
     Authorization,
     AuthorizationCode,
@@ -269,6 +270,8 @@ def issue_authorization_code(interaction: Interaction, params: dict, code_ttl: i
         acr=interaction.acr,
         amr=interaction.amr,
         created_at=now,
+        # the consent the customer approved: the grant lives only as long as it does
+        consent_id=granted_consent_id(interaction.granted_authorization_details),
     )
     code = secrets.token_urlsafe(32)
     db.session.add(authz)

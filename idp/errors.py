@@ -176,6 +176,14 @@ class AuthorizationRevoked(InvalidGrant):
     description = "The grant behind this request has been revoked."
 
 
+class ConsentNotInForce(InvalidGrant):
+    """The grant's consent was revoked, rejected or has expired, its API user is
+    blocked, or another customer authorised it (idp.consents.binding)."""
+
+    reason = "consent_not_in_force"
+    description = "The consent behind this grant is no longer in force."
+
+
 # -- DPoP (RFC 9449) -------------------------------------------------------------
 class InvalidDPoPProof(Refusal):
     error = "invalid_dpop_proof"

@@ -16,17 +16,24 @@ each grant checks, in order:
 | load_refresh_token                 |                    | 4             |                    |
 | check_refresh_token_not_expired    |                    | 5             |                    |
 | check_authorization_not_revoked    | 8                  | 6             |                    |
-| check_dpop_key_is_bound_key        | 9                  | 7             |                    |
-| check_scope_allowed                |                    | 8             | 4                  |
-| record_single_use_identifiers      | 10                 | 9             | 5                  |
-| check_code_not_reused              | 11                 |               |                    |
-| check_refresh_token_not_reused     |                    | 10            |                    |
+| check_consent_in_force             | 9                  | 7             |                    |
+| check_dpop_key_is_bound_key        | 10                 | 8             |                    |
+| check_scope_allowed                |                    | 9             | 4                  |
+| record_single_use_identifiers      | 11                 | 10            | 5                  |
+| check_code_not_reused              | 12                 |               |                    |
+| check_refresh_token_not_reused     |                    | 11            |                    |
 
-The checks up to ``check_scope_allowed`` only read. The write phase starts
+``check_consent_in_force`` asks ``idp.consents.binding`` whether the consent
+the grant was made for is still in force, read live every time; grants
+without a consent skip it at no cost.
+
+The checks up to ``check_scope_allowed`` only read (except that a consent
+found past its expiry is recorded as Expired at once). The write phase starts
 with ``record_single_use_identifiers`` (the client assertion's and the DPoP
 proof's ``jti``, refused if seen before) and the claim of the code or refresh
-token; the tokens are then issued and everything commits at once. Keeping the
-writes together keeps SQLite's writer lock short under load.
+token; the tokens are then issued (with the consent's ``last_used_at``) and
+everything commits at once. Keeping the writes together keeps SQLite's writer
+lock short under load.
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from sqlalchemy import Row, bindparam, select, update
 
 from idp import errors
+from idp.consents.binding import consent_in_force
 from idp.models import Authorization, AuthorizationCode, IssuedToken, secret_hash
 from idp.replay import record_deferred
 from idp.tokens import REFRESH_TOKEN, TokenGrant, issue_tokens, revoke_authorization
@@ -100,6 +108,14 @@ class SenimGrant:
         if authz is None or authz.revoked_at is not None:
             raise errors.AuthorizationRevoked()
 
+    def check_consent_in_force(self) -> None:
+        # A grant made at a consent step is used only while that consent is in
+        # force: not revoked or expired, its API user active, its customer the
+        # grant's (idp.consents.binding). Refusal: ConsentNotInForce, invalid_grant.
+        authz = self.request.authorization
+        if authz.consent_id is not None:
+            self.request.consent = consent_in_force(authz.consent_id, authz.subject)
+
     def check_dpop_key_is_bound_key(self) -> None:
         # RFC 9449 §10: a grant bound at PAR (dpop_jkt) or at the first token
         # request is used only with that key.
@@ -119,6 +135,7 @@ class SenimGrant:
             client_id=self.request.client.client_id,
             grant_type=self.GRANT_TYPE,
             grant_id=getattr(self.request.authorization, "id", None),
+            consent_id=getattr(getattr(self.request, "consent", None), "id", None),
             jkt=self.request.dpop.jkt,
         )
         return 200, body, self.TOKEN_RESPONSE_HEADER
@@ -133,6 +150,7 @@ class AuthorizationCodeGrant(SenimGrant, grants.AuthorizationCodeGrant):
         "check_redirect_uri_matches",
         "check_pkce_verifier",
         "check_authorization_not_revoked",
+        "check_consent_in_force",
         "check_dpop_key_is_bound_key",
         "record_single_use_identifiers",
         "check_code_not_reused",
@@ -144,6 +162,7 @@ class AuthorizationCodeGrant(SenimGrant, grants.AuthorizationCodeGrant):
 
     def validate_token_request(self) -> None:
         self.request.authorization = None
+        self.request.consent = None
         self.run_checks(self.CHECKS)
 
     def load_authorization_code(self) -> None:
@@ -210,6 +229,7 @@ class AuthorizationCodeGrant(SenimGrant, grants.AuthorizationCodeGrant):
                 nonce=self.request.authorization_code.nonce,
                 include_refresh_token=self.request.client.check_grant_type("refresh_token"),
                 include_id_token="openid" in authz.scope.split(),
+                consent=self.request.consent,
             )
         )
         return self.respond(body, "token.issued")
@@ -234,6 +254,7 @@ class RefreshTokenGrant(SenimGrant, grants.RefreshTokenGrant):
         "load_refresh_token",
         "check_refresh_token_not_expired",
         "check_authorization_not_revoked",
+        "check_consent_in_force",
         "check_dpop_key_is_bound_key",
         "check_scope_allowed",
         "record_single_use_identifiers",
@@ -242,6 +263,7 @@ class RefreshTokenGrant(SenimGrant, grants.RefreshTokenGrant):
 
     def validate_token_request(self) -> None:
         self.request.authorization = None
+        self.request.consent = None
         self.run_checks(self.CHECKS)
 
     def load_refresh_token(self) -> None:
@@ -317,6 +339,7 @@ class RefreshTokenGrant(SenimGrant, grants.RefreshTokenGrant):
                 include_refresh_token=True,
                 include_id_token=False,
                 rotated_from=self.request.refresh_record.id,
+                consent=self.request.consent,
             )
         )
         return self.respond(body, "token.refreshed")

@@ -2,20 +2,23 @@
 clients, on Authlib's endpoints. A client sees and revokes only its own tokens.
 
 Introspection answers from the database on every call: a token whose grant was
-revoked (reused code or refresh token, revocation, later a revoked consent) is
-``active: false`` at once, even before its ``exp``.
+revoked (reused code or refresh token, revocation), or whose grant's consent
+is no longer in force (revoked, expired, its API user blocked, another
+customer's: ``idp.consents.binding``), is ``active: false`` at once, even
+before its ``exp``. The answer names the consent (``consent_id``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from authlib.oauth2.rfc6749.requests import OAuth2Request
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from sqlalchemy import select, update
 
-from idp.errors import InvalidToken
+from idp.consents.binding import consent_in_force
+from idp.errors import ConsentNotInForce, InvalidToken
 from idp.models import Authorization, Client, IssuedToken, secret_hash
 from idp.tokens import ACCESS_TOKEN, REFRESH_TOKEN, decode_access_token, revoke_authorization
 from senim import clock
@@ -29,6 +32,7 @@ AUTH_METHODS = ["private_key_jwt"]
 class KnownToken:
     record: IssuedToken
     claims: dict | None  # the access token's claims; None for a refresh token
+    authorization: Authorization | None = field(default=None, init=False)  # read by is_revoked
 
     def check_client(self, client: Client) -> bool:
         # RFC 7009 §2.1: a client may revoke only tokens issued to it.
@@ -43,8 +47,14 @@ class KnownToken:
         if self.record.kind == REFRESH_TOKEN and self.record.used_at is not None:
             return True
         if self.record.authorization_id:
-            authz = db.session.get(Authorization, self.record.authorization_id)
-            return authz is None or authz.revoked_at is not None
+            authz = self.authorization = db.session.get(Authorization, self.record.authorization_id)
+            if authz is None or authz.revoked_at is not None:
+                return True
+            if authz.consent_id is not None:
+                try:
+                    consent_in_force(authz.consent_id, authz.subject)
+                except ConsentNotInForce:
+                    return True
         return False
 
 
@@ -102,6 +112,8 @@ class SenimIntrospectionEndpoint(IntrospectionEndpoint):
             body["aud"] = token.claims.get("aud")
             if "authorization_details" in token.claims:
                 body["authorization_details"] = token.claims["authorization_details"]
+        if token.authorization is not None and token.authorization.consent_id is not None:
+            body["consent_id"] = token.authorization.consent_id
         return body
 
 

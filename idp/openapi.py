@@ -260,7 +260,13 @@ def openapi_document(issuer: str) -> dict:
                                     "schema": {
                                         "type": "object",
                                         "required": ["active"],
-                                        "properties": {"active": {"type": "boolean"}},
+                                        "properties": {
+                                            "active": {"type": "boolean"},
+                                            "consent_id": {
+                                                "type": "string",
+                                                "description": "the consent the token's grant is tied to",
+                                            },
+                                        },
                                     }
                                 }
                             },

@@ -4,7 +4,9 @@
 (§2). Senim knows the types registered here; an unknown type, a malformed
 object or a missing required field is refused with
 ``invalid_authorization_details`` (§5). The details travel from the pushed
-request to the grant and into the access token (§7, §9.1).
+request to the grant and into the access token (§7, §9.1). A request carries
+at most one ``account_information`` detail: the grant it makes is tied to
+that one consent.
 
 Other packages add what a type means (the consents package checks that the
 consent exists, belongs to the client and awaits authorisation) by
@@ -20,6 +22,8 @@ from idp.errors import InvalidAuthorizationDetails
 
 ACCOUNT_INFORMATION = "account_information"
 MAX_DETAILS = 10
+#: Types a request may carry once: a grant is tied to one consent (idp.consents.binding).
+ONCE_PER_REQUEST = frozenset({ACCOUNT_INFORMATION})
 
 #: type -> validator(detail, client) raising InvalidAuthorizationDetails
 Validator = Callable[[dict, object], None]
@@ -71,6 +75,15 @@ def supported_types() -> list[str]:
     return sorted(_VALIDATORS)
 
 
+def check_types_once_per_request(details: list[dict]) -> None:
+    """One ``account_information`` detail a request: the grant it makes names one consent."""
+    for detail_type in ONCE_PER_REQUEST:
+        if sum(1 for detail in details if detail["type"] == detail_type) > 1:
+            raise InvalidAuthorizationDetails(
+                f"Only one {detail_type} detail is allowed in a request: a grant is tied to one consent."
+            )
+
+
 def parse_authorization_details(raw: str | list | None, client: object) -> list[dict] | None:
     """Parse and check ``authorization_details`` as sent (form string or JSON)."""
     if raw is None or raw == "":
@@ -86,9 +99,10 @@ def parse_authorization_details(raw: str | list | None, client: object) -> list[
         raise InvalidAuthorizationDetails("authorization_details must be a non-empty JSON array.")
     if len(details) > MAX_DETAILS:
         raise InvalidAuthorizationDetails(f"At most {MAX_DETAILS} authorization_details are allowed.")
+    if not all(isinstance(detail, dict) and isinstance(detail.get("type"), str) for detail in details):
+        raise InvalidAuthorizationDetails("Each authorization detail must be an object with a 'type'.")
+    check_types_once_per_request(details)
     for detail in details:
-        if not isinstance(detail, dict) or not isinstance(detail.get("type"), str):
-            raise InvalidAuthorizationDetails("Each authorization detail must be an object with a 'type'.")
         validators = _VALIDATORS.get(detail["type"])
         if validators is None:
             raise InvalidAuthorizationDetails(

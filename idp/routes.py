@@ -7,6 +7,7 @@ from flask import Blueprint, Response, current_app, jsonify, make_response, redi
 
 from idp import authorize as authz_flow
 from idp import errors
+from idp.consents.binding import record_use
 from idp.openapi import openapi_document
 from idp.replay import defer_until_write_phase
 from idp.server import SenimAuthorizationServer
@@ -172,8 +173,10 @@ def _resource_error(error: errors.Refusal) -> Response:
 
 def authenticate_resource_request(required_scope: str | None = None) -> VerifiedAccessToken:
     """Checks of a protected resource request, in order: DPoP authorization
-    scheme, access token valid now, DPoP proof bound to the token (``ath``,
-    ``cnf.jkt``), scope."""
+    scheme, access token valid now (its consent in force), DPoP proof bound to
+    the token (``ath``, ``cnf.jkt``), scope. A request that passes them all
+    counts as a use of the consent (written in the request's transaction, at
+    most once a minute); one without the key's proof does not."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "dpop" or not token:
@@ -183,6 +186,8 @@ def authenticate_resource_request(required_scope: str | None = None) -> Verified
     server().verify_dpop_for_request(access_token=token.strip(), expected_jkt=expected)
     if required_scope and required_scope not in verified.claims.get("scope", "").split():
         raise errors.InsufficientScope(f"The access token lacks the '{required_scope}' scope.")
+    if verified.consent is not None:
+        record_use(verified.consent)
     return verified
 
 

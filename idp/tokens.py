@@ -4,6 +4,10 @@ Access tokens are JWTs (RFC 9068) signed with the platform key, always bound
 to a DPoP key (``cnf.jkt``, RFC 9449 §6.1), lifetime ≤ 5 minutes. Refresh
 tokens are opaque, rotate on every use and belong to an ``Authorization``
 (the token family). ID tokens follow OIDC Core §2.
+
+A grant tied to a consent (``idp.consents.binding``) gives tokens that name
+it (``consent_id``), never outlive it, and stop working the moment it is no
+longer in force.
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from sqlalchemy import Row, insert, select, update
 
-from idp.errors import InvalidToken
+from idp.consents.binding import capped_by_consent, consent_in_force, record_use
+from idp.consents.models import Consent
+from idp.errors import ConsentNotInForce, InvalidToken
 from idp.models import Authorization, Client, IssuedToken, secret_hash
 from senim import clock
 from senim.database import core, db
@@ -55,6 +61,8 @@ class TokenGrant:
     include_refresh_token: bool = False
     include_id_token: bool = False
     rotated_from: int | None = None
+    #: the grant's consent, checked in force by the grant: caps the lifetimes
+    consent: Consent | None = None
     extra_claims: dict = field(default_factory=dict)
 
 
@@ -71,13 +79,14 @@ def issue_tokens(grant: TokenGrant) -> dict:
     authz = grant.authorization
     subject = authz.subject if authz and authz.subject else None
     jti = uuid.uuid4().hex
+    access_expires_at = capped_by_consent(now + s.access_token_ttl, grant.consent)
     claims = {
         "iss": s.issuer,
         "sub": subject or grant.client.client_id,
         "aud": s.issuer,
         "client_id": grant.client.client_id,
         "iat": now,
-        "exp": now + s.access_token_ttl,
+        "exp": access_expires_at,
         "jti": jti,
         "scope": grant.scope,
         "cnf": {"jkt": grant.dpop_jkt},
@@ -87,11 +96,13 @@ def issue_tokens(grant: TokenGrant) -> dict:
         if authz.authorization_details:
             claims["authorization_details"] = authz.authorization_details
         claims.update(authentication_claims(authz))
+    if grant.consent is not None:
+        claims["consent_id"] = grant.consent.id
     claims.update(grant.extra_claims)
     body: dict = {
         "access_token": sign(claims, "at+jwt"),
         "token_type": "DPoP",
-        "expires_in": s.access_token_ttl,
+        "expires_in": access_expires_at - now,
         "scope": grant.scope,
     }
     if authz is not None and authz.authorization_details:
@@ -114,7 +125,7 @@ def issue_tokens(grant: TokenGrant) -> dict:
                 **common,
                 "kind": REFRESH_TOKEN,
                 "lookup": secret_hash(refresh),
-                "expires_at": now + s.refresh_token_ttl,
+                "expires_at": capped_by_consent(now + s.refresh_token_ttl, grant.consent),
             }
         )
     if grant.include_id_token and authz is not None and subject:
@@ -132,6 +143,8 @@ def issue_tokens(grant: TokenGrant) -> dict:
         body["id_token"] = sign(id_claims, "JWT")
     # Recorded with one plain INSERT (no ORM unit of work on the hot path).
     core(insert(IssuedToken.__table__), records)
+    if grant.consent is not None:
+        record_use(grant.consent, at_most_every=0)  # every issue and refresh, in this transaction
     return body
 
 
@@ -154,6 +167,8 @@ def revoke_authorization(authorization_id: str, reason: str) -> None:
 class VerifiedAccessToken:
     claims: dict
     record: IssuedToken
+    #: the consent of the token's grant, in force now (None: the grant has no consent)
+    consent: Consent | None = None
 
 
 def decode_access_token(token: str, *, check_expiry: bool = True) -> dict:
@@ -177,15 +192,22 @@ def decode_access_token(token: str, *, check_expiry: bool = True) -> dict:
 
 def verify_access_token(token: str) -> VerifiedAccessToken:
     """An access token that is valid now: signed by us, unexpired, not revoked,
-    and its grant not revoked. Checked on every use, never from the JWT alone."""
+    its grant not revoked, and the grant's consent (if any) in force. Checked
+    on every use, never from the JWT alone."""
     claims = decode_access_token(token)
     record = db.session.scalar(
         select(IssuedToken).where(IssuedToken.lookup == claims["jti"], IssuedToken.kind == ACCESS_TOKEN)
     )
     if record is None or record.revoked_at is not None:
         raise InvalidToken()
+    consent = None
     if record.authorization_id is not None:
         authz = db.session.get(Authorization, record.authorization_id)
         if authz is None or authz.revoked_at is not None:
             raise InvalidToken()
-    return VerifiedAccessToken(claims=claims, record=record)
+        if authz.consent_id is not None:
+            try:
+                consent = consent_in_force(authz.consent_id, authz.subject)
+            except ConsentNotInForce as refusal:
+                raise InvalidToken(refusal.description) from None
+    return VerifiedAccessToken(claims=claims, record=record, consent=consent)

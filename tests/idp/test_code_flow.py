@@ -15,16 +15,12 @@ def _claims(app, token: str) -> dict:
 
 
 def test_code_flow_issues_dpop_bound_tokens_with_iss_in_response(app, api_user, clock) -> None:
-    import json
+    from tests.support.consent_journey import approve_at_consent_step, create_consent, details_naming
 
-    from tests.support.consents import add_banks, consent_body
-
-    created = api_user.call(
-        "POST", "/consents", api_user.consents_token(), json=consent_body(clock.now(), add_banks(1))
-    )
-    details = [{"type": "account_information", "consent_id": created.get_json()["Data"]["ConsentId"]}]
-
-    params = flow.authorize(api_user, authorization_details=json.dumps(details))
+    consent_id = create_consent(api_user, clock.now())
+    interaction_id = flow.start(api_user, authorization_details=details_naming(consent_id))
+    subject = approve_at_consent_step(api_user, interaction_id)  # tokens only for an approved consent
+    params = flow.resume(api_user, interaction_id)
     assert params["iss"] == "http://senim.test"
     assert params["state"] == api_user.state
     response = api_user.exchange(params["code"])
@@ -35,10 +31,11 @@ def test_code_flow_issues_dpop_bound_tokens_with_iss_in_response(app, api_user, 
     assert body["expires_in"] <= 300
     access = _claims(app, body["access_token"])
     assert access["cnf"] == {"jkt": api_user.jkt}
-    assert access["sub"] == "customer-1"
+    assert access["sub"] == subject
     assert access["client_id"] == "app-1"
-    assert access["authorization_details"] == details
-    assert body["authorization_details"] == details
+    [granted] = access["authorization_details"]
+    assert (granted["type"], granted["consent_id"]) == ("account_information", consent_id)
+    assert body["authorization_details"] == access["authorization_details"]
     id_token = _claims(app, body["id_token"])
     assert id_token["aud"] == "app-1"
     assert id_token["amr"] == ["face", "sms"]
