@@ -28,7 +28,7 @@ from idp.consents.customer import (
 )
 from idp.consents.lifecycle import history
 from idp.consents.models import AUTHORISED, Consent
-from idp.tokens import sign
+from idp.signing import sign
 from senim.audit import audit
 from senim.database import db
 

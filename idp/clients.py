@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from idp.models import Client
 from idp.rfc9449_dpop import MIN_RSA_BITS
-from idp.server import SCOPES_SUPPORTED
+from idp.scopes import SCOPES_SUPPORTED
 from registry.participants import API_USER, ParticipantError, require_active
 from senim import clock
 from senim.audit import audit

@@ -18,7 +18,7 @@ none for it, and a late SET is still true).
 
 from __future__ import annotations
 
-from idp.tokens import settings, sign
+from idp.signing import settings, sign
 
 #: RFC 8417 §2.3 / §7.2: the media type's short form, used as the JWT ``typ``.
 SET_TYP = "secevent+jwt"

@@ -28,17 +28,11 @@ from idp.replay import record_deferred
 from idp.rfc7523_private_key_jwt import PrivateKeyJWT
 from idp.rfc9126_par import PushedAuthorizationEndpoint
 from idp.rfc9449_dpop import DPoPProof, NonceSource, verify_dpop_proof
+from idp.scopes import CLIENT_CREDENTIALS_SCOPES, CUSTOMER_SCOPES, SCOPES_SUPPORTED
 from senim import clock
 from senim.audit import audit
 from senim.database import db
 from senim.settings import Settings
-
-#: Scopes a customer can grant through the code flow.
-CUSTOMER_SCOPES = ("openid", "accounts")
-#: Scopes an API user can get for itself with client credentials.
-CLIENT_CREDENTIALS_SCOPES = ("consents",)
-SCOPES_SUPPORTED = CUSTOMER_SCOPES + CLIENT_CREDENTIALS_SCOPES
-
 
 CLIENT_ID_FORMAT = re.compile(r"^[\x21-\x7e]{1,64}$")
 

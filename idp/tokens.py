@@ -16,7 +16,6 @@ import secrets
 import uuid
 from dataclasses import dataclass, field
 
-from flask import current_app
 from joserfc import jwt
 from joserfc.errors import JoseError
 from sqlalchemy import Row, insert, select, update
@@ -25,28 +24,12 @@ from idp.consents.binding import capped_by_consent, consent_in_force, record_use
 from idp.consents.models import Consent
 from idp.errors import ConsentNotInForce, InvalidToken
 from idp.models import Authorization, Client, IssuedToken, secret_hash
+from idp.signing import keyring, settings, sign
 from senim import clock
 from senim.database import core, db
-from senim.keys import KeyRing
-from senim.settings import Settings
 
 ACCESS_TOKEN = "access_token"
 REFRESH_TOKEN = "refresh_token"
-
-
-def keyring() -> KeyRing:
-    return current_app.extensions["senim.keyring"]
-
-
-def settings() -> Settings:
-    return current_app.extensions["senim.settings"]
-
-
-def sign(claims: dict, typ: str) -> str:
-    key = keyring().signing_key
-    header = {"alg": key.alg, "typ": typ, "kid": key.kid}
-    # joserfc refuses PS256 unless it is allowed explicitly (DEPENDENCIES.md).
-    return jwt.encode(header, claims, key.key, algorithms=[key.alg])
 
 
 @dataclass

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import functools
 import json
 import os
 import secrets
@@ -216,9 +217,10 @@ class KeyRing:
             keys.append(data)
         return KeySet.import_key_set({"keys": keys})
 
-    @property
+    @functools.cached_property
     def server_secret(self) -> bytes:
-        """A random secret of this deployment (HMAC of DPoP nonces, session cookies)."""
+        """A random secret of this deployment (HMAC of DPoP nonces, session cookies, customer
+        subjects); read once: it never changes while the platform runs."""
         return (self.key_dir / SECRET_FILE).read_bytes()
 
 

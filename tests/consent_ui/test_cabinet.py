@@ -14,15 +14,18 @@ from idp.consents.lifecycle import history
 from idp.consents.models import Consent
 from senim.database import db
 from tests.support.api_user import ApiUser
-from tests.support.consents import authorised_consent
-from tests.support.customer import BIDEN_IIN, BIDEN_PHONE, OBAMA_IIN, Customer, csrf_token, put_on_record
+from tests.support.consent_journey import (
+    authorised_consent,
+    customer_at,
+    sign_in_to_cabinet,
+    withdraw_in_cabinet,
+)
+from tests.support.customer import BIDEN_IIN, BIDEN_PHONE, OBAMA_IIN, Customer, csrf_token
 
 
 @pytest.fixture
 def customer(app, api_user) -> Customer:
-    put_on_record(app)
-    api_user.http.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
-    return Customer(api_user)
+    return customer_at(app, api_user)
 
 
 def _text(response) -> str:
@@ -32,23 +35,6 @@ def _text(response) -> str:
 def _consent(consent_id: str) -> Consent:
     db.session.expire_all()
     return db.session.get(Consent, consent_id)
-
-
-def _signed_in(customer: Customer, clock, **login: str) -> Customer:
-    """The same browser, now in its cabinet (a minute on: a new SMS code may be sent to the phone)."""
-    clock.advance(61)
-    cabinet = Customer(customer.api_user)
-    cabinet.open_cabinet()
-    cabinet.log_in(**login)
-    return cabinet
-
-
-def _withdraw(customer: Customer, consent_id: str):
-    page = customer.http.get(f"/cabinet/consents/{consent_id}/withdraw")
-    assert page.status_code == 200, page.status_code
-    return customer.http.post(
-        f"/cabinet/consents/{consent_id}/withdraw", data={"csrf_token": csrf_token(_text(page))}
-    )
 
 
 def _other_browser(app, clock) -> Customer:
@@ -73,7 +59,7 @@ def test_the_door_offers_to_sign_in_and_the_sign_in_takes_both_factors(customer)
 
 def test_the_cabinet_lists_the_customers_consents(customer, clock) -> None:
     consent_id, _code = authorised_consent(customer, clock.now())
-    cabinet = _signed_in(customer, clock)
+    cabinet = sign_in_to_cabinet(customer, clock)
     page = _text(cabinet.http.get("/cabinet"))
     assert f'data-consent-id="{consent_id}"' in page
     assert "Test app" in page and "Bank 1, Bank 2" in page
@@ -84,7 +70,7 @@ def test_the_cabinet_lists_the_customers_consents(customer, clock) -> None:
 
 def test_a_consent_shows_its_details_and_history(customer, clock) -> None:
     consent_id, _code = authorised_consent(customer, clock.now())
-    cabinet = _signed_in(customer, clock)
+    cabinet = sign_in_to_cabinet(customer, clock)
     page = _text(cabinet.http.get(f"/cabinet/consents/{consent_id}"))
     assert "Show all your accounts in one budget app" in page
     assert "The app asked for the consent" in page and "You gave the consent" in page
@@ -93,11 +79,11 @@ def test_a_consent_shows_its_details_and_history(customer, clock) -> None:
 
 def test_withdrawal_asks_first_and_then_takes_effect_at_once(customer, clock) -> None:
     consent_id, _code = authorised_consent(customer, clock.now())
-    cabinet = _signed_in(customer, clock)
+    cabinet = sign_in_to_cabinet(customer, clock)
     confirm = cabinet.http.get(f"/cabinet/consents/{consent_id}/withdraw")
     assert "Withdraw your consent to Test app?" in _text(confirm)
     assert _consent(consent_id).status == "Authorised"  # asking changes nothing
-    done = _withdraw(cabinet, consent_id)
+    done = withdraw_in_cabinet(cabinet, consent_id)
     assert done.status_code == 303
     assert _consent(consent_id).status == "Revoked"
     last = history(consent_id)[-1]
@@ -109,7 +95,7 @@ def test_withdrawal_asks_first_and_then_takes_effect_at_once(customer, clock) ->
 
 def test_withdrawing_twice_is_harmless(customer, clock) -> None:
     consent_id, _code = authorised_consent(customer, clock.now())
-    cabinet = _signed_in(customer, clock)
+    cabinet = sign_in_to_cabinet(customer, clock)
     page = cabinet.http.get(f"/cabinet/consents/{consent_id}/withdraw")
     token = csrf_token(_text(page))
     first = cabinet.http.post(f"/cabinet/consents/{consent_id}/withdraw", data={"csrf_token": token})
@@ -148,7 +134,7 @@ def receipt_status(customer: Customer, consent_id: str) -> int:
 
 def test_withdrawal_needs_the_forms_csrf_token(customer, clock) -> None:
     consent_id, _code = authorised_consent(customer, clock.now())
-    cabinet = _signed_in(customer, clock)
+    cabinet = sign_in_to_cabinet(customer, clock)
     forged = cabinet.http.post(f"/cabinet/consents/{consent_id}/withdraw")
     assert forged.status_code == 400
     assert _consent(consent_id).status == "Authorised"
@@ -156,7 +142,7 @@ def test_withdrawal_needs_the_forms_csrf_token(customer, clock) -> None:
 
 def test_the_receipt_is_signed_json_naming_what_was_consented(app, customer, clock) -> None:
     consent_id, _code = authorised_consent(customer, clock.now())
-    cabinet = _signed_in(customer, clock)
+    cabinet = sign_in_to_cabinet(customer, clock)
     answer = cabinet.http.get(f"/cabinet/consents/{consent_id}/receipt")
     assert answer.status_code == 200
     assert answer.mimetype == "application/json"
@@ -184,13 +170,13 @@ def test_the_session_belongs_to_the_browser_that_started_it(app, customer, clock
 
 def test_signing_out_and_time_end_the_session(customer, clock) -> None:
     authorised_consent(customer, clock.now())
-    cabinet = _signed_in(customer, clock)
+    cabinet = sign_in_to_cabinet(customer, clock)
     page = cabinet.http.get("/cabinet")
     assert "Sign out" in _text(page)
     cabinet.http.post("/cabinet/sign-out", data={"csrf_token": csrf_token(_text(page))})
     assert "Your Senim cabinet" in _text(cabinet.http.get("/cabinet"))
 
-    again = _signed_in(customer, clock)
+    again = sign_in_to_cabinet(customer, clock)
     assert "In force" in _text(again.http.get("/cabinet"))
     clock.advance(SESSION_TTL + 1)
     assert "Your Senim cabinet" in _text(again.http.get("/cabinet"))
@@ -214,7 +200,7 @@ def test_a_session_whose_factors_no_longer_hold_is_over(customer, clock) -> None
     from idp.cabinet import CabinetSession
     from idp.customer_login import CustomerLogin
 
-    cabinet = _signed_in(customer, clock)
+    cabinet = sign_in_to_cabinet(customer, clock)
     session_id = cabinet.base.rsplit("/", 1)[-1]
     login = db.session.get(CustomerLogin, f"cabinet:{session_id}")
     login.otp_challenge_id = "not-the-code-taken"  # as if the login row were tampered with

@@ -13,7 +13,8 @@ from idp.consents.models import Consent
 from idp.models import Interaction
 from senim.database import db
 from tests.support.api_user import ApiUser, public_jwks
-from tests.support.consents import add_banks, ask_consent, iso_in
+from tests.support.consent_journey import ask_consent, customer_at
+from tests.support.consents import add_banks, iso_in
 from tests.support.customer import Customer, put_on_record
 
 CATALOGUES = Path(__file__).resolve().parents[2] / "consent_ui" / "translations"
@@ -21,9 +22,7 @@ CATALOGUES = Path(__file__).resolve().parents[2] / "consent_ui" / "translations"
 
 @pytest.fixture
 def customer(app, api_user) -> Customer:
-    put_on_record(app)
-    api_user.http.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
-    return Customer(api_user)
+    return customer_at(app, api_user)
 
 
 def _text(response) -> str:

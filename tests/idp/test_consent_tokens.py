@@ -11,8 +11,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import event, update
 
-from idp.consents.lifecycle import change_status
-from idp.consents.models import REVOKED, Consent
+from idp.consents.models import Consent
 from idp.models import Authorization
 from registry.participants import API_USER, add_participant, block_participant
 from senim.database import db
@@ -28,8 +27,10 @@ from tests.support.consent_journey import (
     details_naming,
     end_consent,
     introspect,
+    sign_in_to_cabinet,
     subject_of,
     userinfo,
+    withdraw_in_cabinet,
 )
 from tests.support.consents import iso_in
 from tests.support.customer import BIDEN_IIN, OBAMA_IIN, Customer
@@ -102,20 +103,24 @@ def test_access_tokens_never_outlive_the_consent(app, customer, clock) -> None:
 
 
 # -- a consent no longer in force ends its tokens at once ---------------------------------------------
-def _revoke_as_customer(api_user: ApiUser, consent_id: str) -> None:
-    # what the customer's cabinet does (its pages come with their issue)
-    consent = _consent(consent_id)
-    change_status(consent, REVOKED, actor="customer", reason="CUSTOMER_REVOKED")
-    db.session.commit()
+def _withdrawn_in_cabinet(customer: Customer, consent_id: str, clock) -> None:
+    withdrawn = withdraw_in_cabinet(sign_in_to_cabinet(customer, clock), consent_id)
+    assert withdrawn.status_code == 303
 
 
-@pytest.mark.parametrize("revoke", [end_consent, _revoke_as_customer], ids=["by_api_user", "by_customer"])
+def _ended_by_api_user(customer: Customer, consent_id: str, clock) -> None:
+    end_consent(customer.api_user, consent_id)
+
+
+@pytest.mark.parametrize(
+    "revoke", [_ended_by_api_user, _withdrawn_in_cabinet], ids=["by_api_user", "by_customer"]
+)
 def test_a_revoked_consent_ends_refresh_introspection_and_calls_at_once(customer, clock, revoke) -> None:
     journey = consent_tokens(customer, clock.now())
     api_user = customer.api_user
     assert introspect(api_user, journey.access_token)["active"] is True
     assert userinfo(api_user, journey.access_token).status_code == 200
-    revoke(api_user, journey.consent_id)
+    revoke(customer, journey.consent_id, clock)
     _assert_grant_is_dead(api_user, journey.access_token, journey.refresh_token, because="Revoked")
 
 

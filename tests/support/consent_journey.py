@@ -22,7 +22,7 @@ from idp.rfc9396_authorization_details import ACCOUNT_INFORMATION
 from registry.participants import API_PROVIDER, list_participants
 from tests.support.api_user import ApiUser
 from tests.support.consents import add_banks, consent_body
-from tests.support.customer import OBAMA_IIN, OBAMA_PHONE, Customer, put_on_record
+from tests.support.customer import OBAMA_IIN, OBAMA_PHONE, Customer, csrf_token, put_on_record
 from tests.support.flow import browser_secret, query
 
 
@@ -58,11 +58,10 @@ def banks_on_record() -> list[str]:
     return banks or add_banks(2)
 
 
-def create_consent(api_user: ApiUser, now: float, **data: object) -> str:
-    """``POST /consents`` for the test banks; the new consent's id."""
-    created = api_user.call(
-        "POST", "/consents", api_user.consents_token(), json=consent_body(now, banks_on_record(), **data)
-    )
+def create_consent(api_user: ApiUser, now: float, banks: list[str] | None = None, **data: object) -> str:
+    """``POST /consents`` for ``banks`` (the test banks by default); the new consent's id."""
+    body = consent_body(now, banks if banks is not None else banks_on_record(), **data)
+    created = api_user.call("POST", "/consents", api_user.consents_token(), json=body)
     assert created.status_code == 201, created.get_json()
     return created.get_json()["Data"]["ConsentId"]
 
@@ -84,6 +83,38 @@ def approved_code(
     params = query(customer.http.get(decided.headers["Location"]).headers["Location"])
     assert "code" in params, params
     return params["code"]
+
+
+def ask_consent(customer: Customer, now: float, banks: list[str] | None = None, **data: object) -> str:
+    """The API user asks for a consent and sends the customer's browser to authorise it; its id."""
+    consent_id = create_consent(customer.api_user, now, banks, **data)
+    customer.arrive(authorization_details=details_naming(consent_id))
+    return consent_id
+
+
+def authorised_consent(customer: Customer, now: float, **login: str) -> tuple[str, str]:
+    """A consent the customer authorised on the consent screen: its id and the app's authorization code."""
+    consent_id = create_consent(customer.api_user, now)
+    return consent_id, approved_code(customer, consent_id, **login)
+
+
+def sign_in_to_cabinet(customer: Customer, clock, **login: str) -> Customer:
+    """The same browser, signed in to its cabinet (a minute on: the phone may get a new SMS code)."""
+    clock.advance(61)
+    cabinet = Customer(customer.api_user)
+    cabinet.open_cabinet()
+    cabinet.log_in(**login)
+    return cabinet
+
+
+def withdraw_in_cabinet(cabinet: Customer, consent_id: str):
+    """Withdraw on the cabinet's pages: the confirmation page, then its form."""
+    page = cabinet.http.get(f"/cabinet/consents/{consent_id}/withdraw")
+    assert page.status_code == 200, page.status_code
+    return cabinet.http.post(
+        f"/cabinet/consents/{consent_id}/withdraw",
+        data={"csrf_token": csrf_token(page.get_data(as_text=True))},
+    )
 
 
 def consent_tokens(customer: Customer, now: float, **data: object) -> ConsentTokens:
