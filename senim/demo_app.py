@@ -1,6 +1,7 @@
 """The demo API user's side of a customer login, for `make run`: ``senim demo login``.
 
-It does what an API user's app does, against the running platform over HTTP:
+It does what an API user's app does, against the running platform over HTTP
+(with the client code of the demo web app, ``demo_app.api_user``):
 asks for a consent (``POST /consents`` with a client-credentials token),
 pushes the authorization request naming it (PAR, ``private_key_jwt`` with
 the demo client's key, PKCE S256, DPoP-bound), prints the address for the
@@ -12,153 +13,25 @@ customer consented to (never the tokens themselves).
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
-import json
 import secrets
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
-import requests
-from joserfc import jwt
-from joserfc.jwk import ECKey, KeySet
-
+from demo_app.api_user import ApiUser, PlatformRefused, pkce_pair
 from senim.demo import DEMO_CLIENT_ID, DEMO_REDIRECT_URI
 
-HTTP_TIMEOUT = 10
+#: A step the platform refused, or a check of the demo app's that failed.
+DemoLoginFailed = PlatformRefused
 
 
-class DemoLoginFailed(Exception):
-    """The platform refused a step; the message says which and why."""
-
-
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-@dataclass
-class DemoApiUser:
-    issuer: str
-    key: ECKey
-    kid: str
-    dpop_key: ECKey
-
-    @classmethod
-    def from_key_file(cls, issuer: str, key_file: Path) -> DemoApiUser:
-        data = json.loads(key_file.read_text())
-        return cls(issuer, ECKey.import_key(data), data.get("kid", ""), ECKey.generate_key("P-256"))
-
-    def _assertion(self) -> str:
-        now = int(time.time())
-        claims = {
-            "iss": DEMO_CLIENT_ID,
-            "sub": DEMO_CLIENT_ID,
-            "aud": self.issuer,  # Senim accepts only its issuer identifier as the audience
-            "iat": now,
-            "exp": now + 60,
-            "jti": uuid.uuid4().hex,
-        }
-        return jwt.encode({"alg": "ES256", "kid": self.kid}, claims, self.key)
-
-    def _auth(self) -> dict:
-        return {
-            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-            "client_assertion": self._assertion(),
-        }
-
-    def _dpop(self, method: str, path: str, access_token: str | None = None) -> str:
-        claims = {"jti": uuid.uuid4().hex, "htm": method, "htu": self.issuer + path, "iat": int(time.time())}
-        if access_token is not None:  # RFC 9449 §4.2: a resource request's proof names the token
-            claims["ath"] = _b64url(hashlib.sha256(access_token.encode()).digest())
-        header = {"typ": "dpop+jwt", "alg": "ES256", "jwk": self.dpop_key.as_dict(private=False)}
-        return jwt.encode(header, claims, self.dpop_key)
-
-    def ask_consent(self, provider_ids: list[str], purpose: str) -> str:
-        """A consent awaiting the customer (accounts and balances, 90 days); its id."""
-        answer = requests.post(
-            f"{self.issuer}/token",
-            data={"grant_type": "client_credentials", "scope": "consents", **self._auth()},
-            headers={"DPoP": self._dpop("POST", "/token")},
-            timeout=HTTP_TIMEOUT,
-        )
-        if answer.status_code != 200:
-            raise DemoLoginFailed(f"token request refused ({answer.status_code}): {answer.text[:300]}")
-        token = answer.json()["access_token"]
-        expires = datetime.now(UTC) + timedelta(days=90)
-        body = {
-            "Data": {
-                "Permissions": ["ReadAccountsBasic", "ReadBalances", "ReadTransactionsBasic"],
-                "ExpirationDateTime": expires.isoformat(timespec="seconds"),
-                "ProviderIds": provider_ids,
-                "Purpose": purpose,
-            }
-        }
-        answer = requests.post(
-            f"{self.issuer}/consents",
-            json=body,
-            headers={"Authorization": f"DPoP {token}", "DPoP": self._dpop("POST", "/consents", token)},
-            timeout=HTTP_TIMEOUT,
-        )
-        if answer.status_code != 201:
-            raise DemoLoginFailed(f"consent request refused ({answer.status_code}): {answer.text[:300]}")
-        return answer.json()["Data"]["ConsentId"]
-
-    def push(
-        self, state: str, nonce: str, challenge: str, login_hint: str | None, consent_id: str | None = None
-    ) -> str:
-        """PAR (RFC 9126); returns the address to open in the customer's browser."""
-        details = [{"type": "account_information", "consent_id": consent_id}] if consent_id else None
-        data = {
-            "response_type": "code",
-            "client_id": DEMO_CLIENT_ID,
-            "redirect_uri": DEMO_REDIRECT_URI,
-            "scope": "openid accounts",
-            "state": state,
-            "nonce": nonce,
-            "code_challenge": challenge,
-            "code_challenge_method": "S256",
-            "dpop_jkt": self.dpop_key.thumbprint(),
-            **({"login_hint": login_hint} if login_hint else {}),
-            **({"authorization_details": json.dumps(details)} if details else {}),
-            **self._auth(),
-        }
-        answer = requests.post(f"{self.issuer}/par", data=data, timeout=HTTP_TIMEOUT)
-        if answer.status_code != 201:
-            raise DemoLoginFailed(f"PAR refused ({answer.status_code}): {answer.text[:300]}")
-        request_uri = answer.json()["request_uri"]
-        return f"{self.issuer}/authorize?" + urlencode(
-            {"client_id": DEMO_CLIENT_ID, "request_uri": request_uri}
-        )
-
-    def exchange(self, code: str, verifier: str) -> dict:
-        data = {
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": DEMO_REDIRECT_URI,
-            "code_verifier": verifier,
-            **self._auth(),
-        }
-        answer = requests.post(
-            f"{self.issuer}/token",
-            data=data,
-            headers={"DPoP": self._dpop("POST", "/token")},
-            timeout=HTTP_TIMEOUT,
-        )
-        if answer.status_code != 200:
-            raise DemoLoginFailed(f"token request refused ({answer.status_code}): {answer.text[:300]}")
-        return answer.json()
-
-    def id_token_claims(self, id_token: str) -> dict:
-        jwks = requests.get(f"{self.issuer}/jwks", timeout=HTTP_TIMEOUT).json()
-        return jwt.decode(id_token, KeySet.import_key_set(jwks)).claims
+def _failed(message: str) -> DemoLoginFailed:
+    return DemoLoginFailed(message, None)
 
 
 def _wait_for_callback(state: str, timeout: float) -> dict[str, str]:
@@ -201,7 +74,7 @@ def _wait_for_callback(state: str, timeout: float) -> dict[str, str]:
     finally:
         server.server_close()
     if not done.is_set():
-        raise DemoLoginFailed("no answer reached the demo app in time")
+        raise _failed("no answer reached the demo app in time")
     return received
 
 
@@ -222,9 +95,8 @@ def demo_login(
     provider_ids: list[str] | None = None,
 ) -> DemoLogin:
     """Run the API user's side of one login, asking for a consent at ``provider_ids`` if given."""
-    user = DemoApiUser.from_key_file(issuer, key_file)
-    verifier = secrets.token_urlsafe(48)
-    challenge = _b64url(hashlib.sha256(verifier.encode()).digest())
+    user = ApiUser.from_key_file(issuer, key_file, DEMO_CLIENT_ID, DEMO_REDIRECT_URI)
+    verifier, challenge = pkce_pair()
     state, nonce = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
     consent_id = None
     if provider_ids:
@@ -236,15 +108,15 @@ def demo_login(
     say(f"(the demo app waits at {DEMO_REDIRECT_URI})")
     answer = _wait_for_callback(state, timeout)
     if answer.get("iss") != issuer:  # RFC 9207 §2.4
-        raise DemoLoginFailed("the answer does not come from this issuer")
+        raise _failed("the answer does not come from this issuer")
     if "error" in answer:
-        raise DemoLoginFailed(
+        raise _failed(
             f"the customer did not sign in: {answer['error']} ({answer.get('error_description', '')})"
         )
     tokens = user.exchange(answer["code"], verifier)
     claims = user.id_token_claims(tokens["id_token"])
     if claims.get("iss") != issuer or claims.get("aud") not in (DEMO_CLIENT_ID, [DEMO_CLIENT_ID]):
-        raise DemoLoginFailed("the ID token was not issued by this issuer for the demo app")
+        raise _failed("the ID token was not issued by this issuer for the demo app")
     if claims.get("nonce") != nonce:
-        raise DemoLoginFailed("the ID token's nonce is not the one sent")
+        raise _failed("the ID token's nonce is not the one sent")
     return DemoLogin(claims, tokens.get("authorization_details") or [])
