@@ -116,7 +116,9 @@ def set_published(api_id: str, published: bool) -> PublishedApi:
     return api
 
 
-def published_api(provider_id: str, standard: str = ACCOUNT_INFORMATION, version: str = "v1") -> PublishedApi | None:
+def published_api(
+    provider_id: str, standard: str = ACCOUNT_INFORMATION, version: str = "v1"
+) -> PublishedApi | None:
     """The bank's published API of this standard (the newest, if it published several)."""
     return db.session.scalar(
         select(PublishedApi)
@@ -139,7 +141,9 @@ def subscribe(*, api_id: str, client_id: str, participant_id: str) -> ApiSubscri
     except ParticipantError as error:
         raise ApiRegistryError(str(error)) from None
     existing = db.session.scalar(
-        select(ApiSubscription).where(ApiSubscription.api_id == api.id, ApiSubscription.client_id == client_id)
+        select(ApiSubscription).where(
+            ApiSubscription.api_id == api.id, ApiSubscription.client_id == client_id
+        )
     )
     if existing is not None:
         if existing.status != SUBSCRIPTION_ACTIVE:
