@@ -64,7 +64,9 @@ class DPoPProofRefused(ProxyRefusal):
     message = "The DPoP proof is invalid."
     path = "DPoP"
 
-    def __init__(self, message: str | None = None, *, reason: str | None = None, nonce: str | None = None):
+    def __init__(
+        self, message: str | None = None, *, reason: str | None = None, nonce: str | None = None
+    ) -> None:
         super().__init__(message, reason=reason)
         self.nonce = nonce
 
