@@ -150,8 +150,11 @@ def revoke_authorization(authorization_id: str, reason: str) -> None:
 class VerifiedAccessToken:
     claims: dict
     record: IssuedToken
-    #: the consent of the token's grant, in force now (None: the grant has no consent)
+    #: the consent of the token's grant, in force now (None: the grant has no consent,
+    #: or the caller checks it itself)
     consent: Consent | None = None
+    #: the token's grant (None for client credentials)
+    authorization: Authorization | None = None
 
 
 def decode_access_token(token: str, *, check_expiry: bool = True) -> dict:
@@ -173,10 +176,14 @@ def decode_access_token(token: str, *, check_expiry: bool = True) -> dict:
     return decoded.claims
 
 
-def verify_access_token(token: str) -> VerifiedAccessToken:
+def verify_access_token(token: str, *, check_consent: bool = True) -> VerifiedAccessToken:
     """An access token that is valid now: signed by us, unexpired, not revoked,
     its grant not revoked, and the grant's consent (if any) in force. Checked
-    on every use, never from the JWT alone."""
+    on every use, never from the JWT alone.
+
+    ``check_consent=False`` is for a caller that checks the grant's consent
+    itself, live, as a step of its own with refusals of its own (the resource
+    proxy's pipeline): the consent is then left to it, never skipped."""
     claims = decode_access_token(token)
     record = db.session.scalar(
         select(IssuedToken).where(IssuedToken.lookup == claims["jti"], IssuedToken.kind == ACCESS_TOKEN)
@@ -184,13 +191,14 @@ def verify_access_token(token: str) -> VerifiedAccessToken:
     if record is None or record.revoked_at is not None:
         raise InvalidToken()
     consent = None
+    authz = None
     if record.authorization_id is not None:
         authz = db.session.get(Authorization, record.authorization_id)
         if authz is None or authz.revoked_at is not None:
             raise InvalidToken()
-        if authz.consent_id is not None:
+        if authz.consent_id is not None and check_consent:
             try:
                 consent = consent_in_force(authz.consent_id, authz.subject)
             except ConsentNotInForce as refusal:
                 raise InvalidToken(refusal.description) from None
-    return VerifiedAccessToken(claims=claims, record=record, consent=consent)
+    return VerifiedAccessToken(claims=claims, record=record, consent=consent, authorization=authz)

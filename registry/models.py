@@ -5,7 +5,7 @@ Times are integer seconds since the epoch (the application clock).
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, String
+from sqlalchemy import JSON, BigInteger, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from senim.database import db
@@ -47,3 +47,64 @@ class Participant(db.Model):
 
     def __repr__(self) -> str:
         return f"<Participant {self.id} {self.status}>"
+
+
+# -- published APIs and subscriptions (the proxy's routing tables) ------------------------------
+PUBLISHED = "published"
+UNPUBLISHED = "unpublished"
+SUBSCRIPTION_ACTIVE = "active"
+SUBSCRIPTION_ENDED = "ended"
+
+
+class PublishedApi(db.Model):
+    """A bank's implementation of a standard at a base URL, which the proxy routes to.
+
+    Only a ``published`` API receives calls; unpublishing stops routing at once.
+    """
+
+    __tablename__ = "published_apis"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # str(uuid4())
+    provider_id: Mapped[str] = mapped_column(ForeignKey("participants.id"), index=True)
+    standard: Mapped[str] = mapped_column(String(64))  # "account-information"
+    version: Mapped[str] = mapped_column(String(16))  # "v1"
+    base_url: Mapped[str] = mapped_column(String(2000))
+    status: Mapped[str] = mapped_column(String(16))  # "published" | "unpublished"
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    published_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+    def as_public_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "provider_id": self.provider_id,
+            "standard": self.standard,
+            "version": self.version,
+            "base_url": self.base_url,
+            "status": self.status,
+            "created_at": self.created_at,
+            "published_at": self.published_at,
+        }
+
+
+class ApiSubscription(db.Model):
+    """An API user's client subscribed to a published API: only subscribers are routed."""
+
+    __tablename__ = "api_subscriptions"
+    __table_args__ = (UniqueConstraint("api_id", "client_id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    api_id: Mapped[str] = mapped_column(ForeignKey("published_apis.id"), index=True)
+    client_id: Mapped[str] = mapped_column(String(64), index=True)
+    participant_id: Mapped[str] = mapped_column(ForeignKey("participants.id"), index=True)  # the API user
+    status: Mapped[str] = mapped_column(String(16))  # "active" | "ended"
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+    def as_public_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "api_id": self.api_id,
+            "client_id": self.client_id,
+            "participant_id": self.participant_id,
+            "status": self.status,
+            "created_at": self.created_at,
+        }

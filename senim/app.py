@@ -60,15 +60,17 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     import idp.customer_login
     import idp.models
     import idp.otp  # noqa: F401
-    import registry.models  # noqa: F401
+    import resource_proxy.models  # noqa: F401
     from biometrics.registry import LocalReferenceRegistry
     from consent_ui import init_consent_ui
     from idp import init_idp
+    from resource_proxy import init_resource_proxy
 
     # The reference photo registry; a remote registry's adapter would be chosen here.
     app.extensions["senim.reference_registry"] = LocalReferenceRegistry(app.extensions["senim.biometric_key"])
     init_idp(app, settings)
     init_consent_ui(app, settings)
+    init_resource_proxy(app, settings)  # after the pages: it shares their rate limiter
     _register_platform_routes(app)
     return app
 

@@ -1,4 +1,4 @@
-"""The ``senim`` command: run the server, migrate, seed, rotate keys, add participants and clients."""
+"""The ``senim`` command: run the server, migrate, seed, rotate keys, add participants, clients and APIs."""
 
 from __future__ import annotations
 
@@ -470,6 +470,101 @@ def participants_unblock(participant_id: str) -> None:
         except ParticipantError as error:
             raise click.ClickException(str(error)) from None
     click.echo(f"{participant_id} unblocked")
+
+
+# -- published APIs and subscriptions (the proxy's routing tables) ----------------------------
+@main.group()
+def apis() -> None:
+    """Banks' published APIs and the API users' subscriptions: where the proxy routes."""
+
+
+@apis.command("add")
+@click.option("--provider", "provider_id", required=True, help="participant id of the bank (an API provider)")
+@click.option(
+    "--base-url", required=True, help="the bank's base URL of the standard, e.g. https://api.bank.kz/ob/v1"
+)
+@click.option("--publish", is_flag=True, help="publish it at once (the proxy routes to it)")
+def apis_add(provider_id: str, base_url: str, publish: bool) -> None:
+    """Register a bank's account-information API and print it as JSON."""
+    from registry.apis import ApiRegistryError, add_api
+
+    with _app().app_context():
+        try:
+            api = add_api(provider_id=provider_id, base_url=base_url, publish=publish)
+        except ApiRegistryError as error:
+            raise click.ClickException(str(error)) from None
+        click.echo(json.dumps(api.as_public_dict()))
+
+
+@apis.command("list")
+def apis_list() -> None:
+    """Every API, one JSON object a line, with its subscriptions."""
+    from registry.apis import list_apis, list_subscriptions
+
+    with _app().app_context():
+        subscriptions = list_subscriptions()
+        for api in list_apis():
+            record = api.as_public_dict()
+            record["subscriptions"] = [
+                {"client_id": s.client_id, "participant_id": s.participant_id, "status": s.status}
+                for s in subscriptions
+                if s.api_id == api.id
+            ]
+            click.echo(json.dumps(record))
+
+
+@apis.command("publish")
+@click.argument("api_id")
+def apis_publish(api_id: str) -> None:
+    """Route calls to this API from now on."""
+    from registry.apis import ApiRegistryError, set_published
+
+    with _app().app_context():
+        try:
+            set_published(api_id, True)
+        except ApiRegistryError as error:
+            raise click.ClickException(str(error)) from None
+    click.echo(f"{api_id} published")
+
+
+@apis.command("unpublish")
+@click.argument("api_id")
+def apis_unpublish(api_id: str) -> None:
+    """Stop routing calls to this API (at once)."""
+    from registry.apis import ApiRegistryError, set_published
+
+    with _app().app_context():
+        try:
+            set_published(api_id, False)
+        except ApiRegistryError as error:
+            raise click.ClickException(str(error)) from None
+    click.echo(f"{api_id} unpublished")
+
+
+@apis.command("subscribe")
+@click.option("--client", "client_id", required=True, help="the API user's client_id")
+@click.option("--api", "api_id", required=True, help="the API's id (see `senim apis list`)")
+def apis_subscribe(client_id: str, api_id: str) -> None:
+    """Subscribe a client (of an active API user) to an API."""
+    from sqlalchemy import select
+
+    from idp.models import Client
+    from registry.apis import ApiRegistryError, subscribe
+    from senim.database import db as database
+
+    with _app().app_context():
+        client = database.session.scalar(select(Client).where(Client.client_id == client_id))
+        if client is None:
+            raise click.ClickException(f"no client {client_id}")
+        if client.participant_id is None:
+            raise click.ClickException(
+                f"client {client_id} belongs to no API user: set its participant first"
+            )
+        try:
+            subscription = subscribe(api_id=api_id, client_id=client_id, participant_id=client.participant_id)
+        except ApiRegistryError as error:
+            raise click.ClickException(str(error)) from None
+        click.echo(json.dumps(subscription.as_public_dict()))
 
 
 # -- people (the reference photo registry) ------------------------------------------------

@@ -16,8 +16,9 @@ from joserfc.jwk import ECKey
 from sqlalchemy import select
 
 from biometrics.iin import iin_check_digit, make_iin
-from idp.clients import register_client
+from idp.clients import register_client, set_notification_uri
 from idp.models import Client
+from registry.apis import active_subscription, add_api, published_api, subscribe
 from registry.models import Participant
 from registry.participants import API_PROVIDER, API_USER, add_participant
 from senim.audit import audit
@@ -27,6 +28,11 @@ from senim.settings import Settings
 
 DEMO_CLIENT_ID = "senim-demo-app"
 DEMO_REDIRECT_URI = "http://127.0.0.1:8001/callback"
+#: The demo app (a separate process in `make run`): its callback and where it hears consent events.
+DEMO_APP_REDIRECT_URI = "http://127.0.0.1:8080/callback"
+DEMO_NOTIFICATION_URI = "http://127.0.0.1:8080/events"
+#: Where each demo bank's reference bank serves the standard (`python -m reference_bank`), by BIN order.
+DEMO_BANK_BASE_URLS = ("http://127.0.0.1:8101", "http://127.0.0.1:8102", "http://127.0.0.1:8103")
 DEMO_DATA = Path(__file__).resolve().parent / "demo_data"
 
 
@@ -56,6 +62,7 @@ DEMO_FINTECH = ("Senim Demo Fintech", _demo_bin("15074000004"))
 def seed_demo(settings: Settings) -> Iterator[str]:
     fintech = yield from _seed_demo_participants()
     yield from _seed_demo_client(settings, fintech)
+    yield from _seed_demo_apis()
     yield from _seed_demo_people(settings)
 
 
@@ -94,6 +101,7 @@ def _seed_demo_client(settings: Settings, fintech_id: str) -> Iterator[str]:
         audit("client.participant_set", client_id=DEMO_CLIENT_ID, participant_id=fintech_id)
         yield f"demo client {DEMO_CLIENT_ID} now belongs to {DEMO_FINTECH[0]}"
     if client is not None:
+        yield from _update_demo_client(client)
         yield f"demo data present (client {DEMO_CLIENT_ID}, key {key_path})"
         return
     key = ECKey.generate_key("P-256")
@@ -108,14 +116,46 @@ def _seed_demo_client(settings: Settings, fintech_id: str) -> Iterator[str]:
     register_client(
         name="Senim demo app",
         jwks={"keys": [public]},
-        redirect_uris=[DEMO_REDIRECT_URI],
+        redirect_uris=[DEMO_REDIRECT_URI, DEMO_APP_REDIRECT_URI],
         scope="openid accounts consents",
         grant_types=["authorization_code", "refresh_token", "client_credentials"],
         production=settings.production,
         client_id=DEMO_CLIENT_ID,
         participant_id=fintech_id,
+        notification_uri=DEMO_NOTIFICATION_URI,
     )
     yield f"demo client {DEMO_CLIENT_ID} of {DEMO_FINTECH[0]} created; its private key is in {key_path}"
+
+
+def _update_demo_client(client: Client) -> Iterator[str]:
+    """A client seeded before the demo app existed gets its callback and event address."""
+    if DEMO_APP_REDIRECT_URI not in (client.redirect_uris or []):
+        client.redirect_uris = [*(client.redirect_uris or []), DEMO_APP_REDIRECT_URI]
+        db.session.commit()
+        audit("client.redirect_uri_added", client_id=DEMO_CLIENT_ID)
+        yield f"demo client {DEMO_CLIENT_ID}: redirect URI {DEMO_APP_REDIRECT_URI} added"
+    if client.notification_uri is None:
+        set_notification_uri(DEMO_CLIENT_ID, DEMO_NOTIFICATION_URI, production=False)
+        yield f"demo client {DEMO_CLIENT_ID}: consent events go to {DEMO_NOTIFICATION_URI}"
+
+
+def _seed_demo_apis() -> Iterator[str]:
+    """Each demo bank's API published at its reference bank's address; the demo client subscribed."""
+    client = db.session.scalar(select(Client).where(Client.client_id == DEMO_CLIENT_ID))
+    for (name, bin_), base_url in zip(DEMO_BANKS, DEMO_BANK_BASE_URLS, strict=True):
+        bank = db.session.scalar(select(Participant).where(Participant.bin == bin_))
+        if bank is None:
+            continue
+        api = published_api(bank.id)
+        if api is None:
+            api = add_api(provider_id=bank.id, base_url=base_url, publish=True)
+            yield f"demo API published: {name} at {base_url} (API {api.id})"
+        else:
+            yield f"demo API present: {name} at {api.base_url}"
+        subscribable = client is not None and client.participant_id is not None
+        if subscribable and active_subscription(api.id, DEMO_CLIENT_ID) is None:
+            subscribe(api_id=api.id, client_id=DEMO_CLIENT_ID, participant_id=client.participant_id)
+            yield f"demo client {DEMO_CLIENT_ID} subscribed to {name}'s API"
 
 
 def _seed_demo_people(settings: Settings) -> Iterator[str]:

@@ -33,6 +33,30 @@ def _int(env: dict[str, str], name: str, default: int, low: int, high: int) -> i
     return value
 
 
+def _float(env: dict[str, str], name: str, default: float, low: float, high: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+    if not low <= value <= high:  # also refuses NaN
+        raise SettingsError(f"{name} must be between {low:g} and {high:g}, got {raw}")
+    return value
+
+
+def _rate_limit(env: dict[str, str], name: str, default: str) -> str:
+    from limits import parse_many
+
+    value = (env.get(name) or default).strip()
+    try:
+        parse_many(value)
+    except ValueError:
+        raise SettingsError(f"{name} must be a rate limit such as 1200/minute, got {value!r}") from None
+    return value
+
+
 def _choice(env: dict[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
     value = env.get(name) or default
     if value not in allowed:
@@ -82,6 +106,10 @@ class Settings:
     audit_log_path: Path | None = None
     #: seconds between consent-event delivery rounds in each `senim run` worker; 0: none there
     notify_interval: int = 5
+    #: seconds the resource proxy waits for a bank (connect and read) before answering 504
+    proxy_timeout: float = 5.0
+    #: calls per API user through the resource proxy (Flask-Limiter notation)
+    proxy_rate_limit: str = "1200/minute"
 
     @property
     def production(self) -> bool:
@@ -137,6 +165,8 @@ class Settings:
             log_level=(env.get("SENIM_LOG_LEVEL") or "INFO").upper(),
             audit_log_path=Path(audit_path) if audit_path else None,
             notify_interval=_int(env, "SENIM_NOTIFY_INTERVAL", 5, 0, 3600),
+            proxy_timeout=_float(env, "SENIM_PROXY_TIMEOUT", 5.0, 0.05, 120.0),
+            proxy_rate_limit=_rate_limit(env, "SENIM_PROXY_RATE_LIMIT", "1200/minute"),
         )
 
     def with_overrides(self, **changes: object) -> Settings:

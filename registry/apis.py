@@ -1,0 +1,193 @@
+"""Published APIs and subscriptions: the routing tables of the resource proxy.
+
+A bank (an API provider) publishes its implementation of a standard at a
+base URL; an API user's client subscribes to it. The proxy routes a call
+only to a published API of the bank named, and only for a subscribed
+client (``resource_proxy/pipeline.py``: ``check_api_published``,
+``check_api_user_subscribed``). Rows are never deleted: an API is
+unpublished, a subscription ended.
+"""
+
+from __future__ import annotations
+
+import uuid
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from registry.models import (
+    PUBLISHED,
+    SUBSCRIPTION_ACTIVE,
+    UNPUBLISHED,
+    ApiSubscription,
+    PublishedApi,
+)
+from registry.participants import API_PROVIDER, API_USER, ParticipantError, require_active
+from senim import clock
+from senim.audit import audit
+from senim.database import db
+
+ACCOUNT_INFORMATION = "account-information"
+STANDARDS = {ACCOUNT_INFORMATION: ("v1",)}
+MAX_BASE_URL = 2000
+
+
+class ApiRegistryError(ValueError):
+    """An API cannot be added, published or subscribed to as asked; ``str(error)`` says why."""
+
+
+def validate_base_url(url: str) -> str:
+    """An absolute http(s) URL without query, fragment or credentials; no trailing slash."""
+    url = (url or "").strip().rstrip("/")
+    if not url or len(url) > MAX_BASE_URL:
+        raise ApiRegistryError(f"a base URL must have 1 to {MAX_BASE_URL} characters")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        raise ApiRegistryError(f"not a valid URL: {url}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ApiRegistryError(f"a base URL is an absolute http(s) URL: {url}")
+    if parts.query or parts.fragment or parts.username is not None or parts.password is not None:
+        raise ApiRegistryError(f"a base URL has no query, fragment or credentials: {url}")
+    return url
+
+
+def add_api(
+    *,
+    provider_id: str,
+    base_url: str,
+    publish: bool = False,
+    standard: str = ACCOUNT_INFORMATION,
+    version: str = "v1",
+) -> PublishedApi:
+    """Register a bank's API at ``base_url`` (published at once with ``publish``)."""
+    if version not in STANDARDS.get(standard, ()):
+        raise ApiRegistryError(f"unknown standard {standard} {version}")
+    try:
+        require_active(provider_id, API_PROVIDER)
+    except ParticipantError as error:
+        raise ApiRegistryError(str(error)) from None
+    now = clock.now_int()
+    api = PublishedApi(
+        id=str(uuid.uuid4()),
+        provider_id=provider_id,
+        standard=standard,
+        version=version,
+        base_url=validate_base_url(base_url),
+        status=PUBLISHED if publish else UNPUBLISHED,
+        created_at=now,
+        published_at=now if publish else None,
+    )
+    db.session.add(api)
+    db.session.commit()
+    audit("api.added", api_id=api.id, provider_id=provider_id, status=api.status)
+    return api
+
+
+def get_api(api_id: str) -> PublishedApi | None:
+    if not isinstance(api_id, str) or len(api_id) > 36:
+        return None
+    return db.session.get(PublishedApi, api_id, populate_existing=True)
+
+
+def list_apis() -> list[PublishedApi]:
+    return list(db.session.scalars(select(PublishedApi).order_by(PublishedApi.created_at, PublishedApi.id)))
+
+
+def _require_api(api_id: str) -> PublishedApi:
+    api = get_api(api_id)
+    if api is None:
+        raise ApiRegistryError(f"no API {api_id}")
+    return api
+
+
+def set_published(api_id: str, published: bool) -> PublishedApi:
+    """Publish or unpublish an API; the proxy follows on its next call."""
+    api = _require_api(api_id)
+    status = PUBLISHED if published else UNPUBLISHED
+    if api.status != status:
+        api.status = status
+        if published:
+            api.published_at = clock.now_int()
+        db.session.commit()
+        audit("api.published" if published else "api.unpublished", api_id=api.id)
+    return api
+
+
+def published_api(
+    provider_id: str, standard: str = ACCOUNT_INFORMATION, version: str = "v1"
+) -> PublishedApi | None:
+    """The bank's published API of this standard (the newest, if it published several)."""
+    return db.session.scalar(
+        select(PublishedApi)
+        .where(
+            PublishedApi.provider_id == provider_id,
+            PublishedApi.standard == standard,
+            PublishedApi.version == version,
+            PublishedApi.status == PUBLISHED,
+        )
+        .order_by(PublishedApi.published_at.desc(), PublishedApi.id)
+        .limit(1)
+    )
+
+
+def subscribe(*, api_id: str, client_id: str, participant_id: str) -> ApiSubscription:
+    """Subscribe an API user's client to an API; subscribing again returns the subscription."""
+    api = _require_api(api_id)
+    try:
+        require_active(participant_id, API_USER)
+    except ParticipantError as error:
+        raise ApiRegistryError(str(error)) from None
+    existing = db.session.scalar(
+        select(ApiSubscription).where(
+            ApiSubscription.api_id == api.id, ApiSubscription.client_id == client_id
+        )
+    )
+    if existing is not None:
+        if existing.status != SUBSCRIPTION_ACTIVE:
+            existing.status = SUBSCRIPTION_ACTIVE
+            db.session.commit()
+            audit("api.subscribed", api_id=api.id, client_id=client_id, participant_id=participant_id)
+        return existing
+    subscription = ApiSubscription(
+        id=str(uuid.uuid4()),
+        api_id=api.id,
+        client_id=client_id,
+        participant_id=participant_id,
+        status=SUBSCRIPTION_ACTIVE,
+        created_at=clock.now_int(),
+    )
+    db.session.add(subscription)
+    try:
+        db.session.commit()
+    except IntegrityError:  # the same subscription made in parallel
+        db.session.rollback()
+        return subscribe(api_id=api_id, client_id=client_id, participant_id=participant_id)
+    audit("api.subscribed", api_id=api.id, client_id=client_id, participant_id=participant_id)
+    return subscription
+
+
+def end_subscription(*, api_id: str, client_id: str) -> ApiSubscription:
+    subscription = active_subscription(api_id, client_id)
+    if subscription is None:
+        raise ApiRegistryError(f"client {client_id} is not subscribed to API {api_id}")
+    subscription.status = "ended"
+    db.session.commit()
+    audit("api.subscription_ended", api_id=api_id, client_id=client_id)
+    return subscription
+
+
+def active_subscription(api_id: str, client_id: str) -> ApiSubscription | None:
+    return db.session.scalar(
+        select(ApiSubscription).where(
+            ApiSubscription.api_id == api_id,
+            ApiSubscription.client_id == client_id,
+            ApiSubscription.status == SUBSCRIPTION_ACTIVE,
+        )
+    )
+
+
+def list_subscriptions() -> list[ApiSubscription]:
+    return list(db.session.scalars(select(ApiSubscription).order_by(ApiSubscription.created_at)))
