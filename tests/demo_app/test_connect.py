@@ -106,7 +106,15 @@ def test_the_whole_connection_over_http_then_refresh_and_disconnect(
         assert connection is not None and connection.banks == [altyn, nur]  # the banks the customer kept
         assert "Altyn Demo Bank" in dashboard.text and "Nur Demo Bank" in dashboard.text
         assert "Dala Demo Bank" not in dashboard.text.split("Your consents")[0]
-        assert set(qarjy.store.bank_data(consent_id)) == {altyn, nur}  # each bank read (or its refusal)
+        held = qarjy.store.bank_data(consent_id)
+        assert set(held) == {altyn, nur}  # each bank kept was read through the proxy, Dala not
+        for bank in (altyn, nur):
+            accounts = held[bank]["accounts"]
+            assert accounts and all(a["balances"] and not a["errors"] for a in accounts), held[bank]
+            assert any(a["transactions"] for a in accounts)
+        iban = held[altyn]["accounts"][0]["account"]["Account"][0]["Identification"]
+        assert iban.startswith("KZ") and " ".join(iban[i : i + 4] for i in range(0, 20, 4)) in dashboard.text
+        assert "₸" in dashboard.text
         # The tokens stay on Qarjy's side: not in the page, not in the cookie.
         for secret in (connection.access_token, connection.refresh_token):
             assert secret not in dashboard.text

@@ -1,10 +1,13 @@
 """Qarjy (``demo_app``) served next to a live Senim, for its tests and the browser journey.
 
 ``start_qarjy`` seeds the platform's demo data (demo banks, "Senim Demo
-Fintech", demo people), registers a client of the demo fintech whose redirect
-and notification URIs point at a free port of 127.0.0.1, writes its private
-key to a file as ``senim demo seed`` does, and serves the demo app there with
-Werkzeug in a thread. ``sign_in_and_approve`` is the customer's browser (a
+Fintech", demo people), serves the three demo banks as reference banks
+(``reference_bank.create_bank_app``) each on a free port and publishes their
+APIs there instead of the seeded addresses, registers a client of the demo
+fintech whose redirect and notification URIs point at a free port of
+127.0.0.1, subscribed to the banks' APIs, writes its private key to a file as
+``senim demo seed`` does, and serves the demo app there with Werkzeug in a
+thread. ``sign_in_and_approve`` is the customer's browser (a
 requests session) going through Senim's pages: identify, face (a synthetic
 live capture), SMS code, consent.
 """
@@ -35,22 +38,77 @@ QARJY_CLIENT_ID = "qarjy-test"
 
 
 @dataclass
+class Served:
+    url: str
+    server: BaseWSGIServer
+    thread: threading.Thread
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.thread.join(timeout=HTTP_TIMEOUT)
+        self.server.server_close()
+
+
+def serve(app: Flask, sock: socket.socket | None = None) -> Served:
+    """``app`` served by Werkzeug (threaded) on 127.0.0.1: on ``sock`` if given, else a free port."""
+    if sock is None:
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+    else:
+        server = make_server("127.0.0.1", sock.getsockname()[1], app, threaded=True, fd=sock.fileno())
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    return Served(f"http://127.0.0.1:{server.socket.getsockname()[1]}", server, thread)
+
+
+@dataclass
 class Qarjy:
     base_url: str
     app: Flask
     config: DemoAppConfig
     banks: list[Bank]
-    server: BaseWSGIServer
-    thread: threading.Thread
+    served: list[Served]
 
     @property
     def store(self) -> Store:
         return self.app.extensions["demo_app.service"].store
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.thread.join(timeout=HTTP_TIMEOUT)
-        self.server.server_close()
+        for served in self.served:
+            served.stop()
+
+
+def _serve_demo_banks(platform_app: Flask, issuer: str, client_id: str, participant_id: str) -> list[Served]:
+    """The demo banks as reference banks on free ports, their APIs published there, ``client_id``
+    subscribed (the seeded addresses, :8101–:8103, are unpublished)."""
+    from reference_bank import BankConfig, create_bank_app
+    from registry.apis import add_api, published_api, set_published, subscribe
+    from senim.database import db
+    from senim.demo import DEMO_BANKS, demo_bank_ids
+
+    served = []
+    with platform_app.app_context():
+        for index, (bank_id, (name, _bin)) in enumerate(zip(demo_bank_ids(), DEMO_BANKS, strict=True)):
+            bank = serve(
+                create_bank_app(
+                    BankConfig(
+                        bank_id=bank_id,
+                        name=name,
+                        bank_code=f"{101 + index}",
+                        platform_issuer=issuer,
+                        seed=index,
+                        generated_customers=0,
+                        history_days=60,
+                    )
+                )
+            )
+            served.append(bank)
+            seeded = published_api(bank_id)
+            if seeded is not None:
+                set_published(seeded.id, False)
+            api = add_api(provider_id=bank_id, base_url=bank.url, publish=True)
+            subscribe(api_id=api.id, client_id=client_id, participant_id=participant_id)
+        db.session.remove()
+    return served
 
 
 def start_qarjy(platform_app: Flask, issuer: str, data_dir: Path) -> Qarjy:
@@ -61,6 +119,7 @@ def start_qarjy(platform_app: Flask, issuer: str, data_dir: Path) -> Qarjy:
     from senim.demo import DEMO_BANKS, DEMO_FINTECH, demo_bank_ids, seed_demo
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    served: list[Served] = []
     try:
         sock.bind(("127.0.0.1", 0))
         sock.listen(64)
@@ -82,7 +141,9 @@ def start_qarjy(platform_app: Flask, issuer: str, data_dir: Path) -> Qarjy:
                 notification_uri=f"{base_url}/events",
             )
             bank_ids = demo_bank_ids()
+            fintech_id = fintech.id
             db.session.remove()
+        served = _serve_demo_banks(platform_app, issuer, QARJY_CLIENT_ID, fintech_id)
         banks = [Bank(bank_id, name) for bank_id, (name, _bin) in zip(bank_ids, DEMO_BANKS, strict=True)]
         key_file = data_dir / "qarjy-private.jwk.json"
         key_file.write_text(json.dumps(key.as_dict(private=True) | {"kid": "qarjy-1", "alg": "ES256"}))
@@ -95,16 +156,14 @@ def start_qarjy(platform_app: Flask, issuer: str, data_dir: Path) -> Qarjy:
             client_id=QARJY_CLIENT_ID,
         )
         app = create_app(config)
-        server = make_server(
-            "127.0.0.1", int(base_url.rsplit(":", 1)[1]), app, threaded=True, fd=sock.fileno()
-        )
+        served.append(serve(app, sock))
+    except BaseException:
+        for running in served:
+            running.stop()
+        raise
     finally:
         sock.close()
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="qarjy", daemon=True
-    )
-    thread.start()
-    return Qarjy(base_url, app, config, banks, server, thread)
+    return Qarjy(base_url, app, config, banks, served)
 
 
 def browser() -> requests.Session:
