@@ -26,7 +26,7 @@ import requests
 from flask import Flask
 from joserfc.jwk import ECKey
 from sqlalchemy import select
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from demo_app import DemoAppConfig, create_app
 from demo_app.banks import Bank
@@ -49,12 +49,26 @@ class Served:
         self.server.server_close()
 
 
+class _QuietHandler(WSGIRequestHandler):
+    """No request log: Qarjy's callback URL carries the authorization code."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        return
+
+
 def serve(app: Flask, sock: socket.socket | None = None) -> Served:
     """``app`` served by Werkzeug (threaded) on 127.0.0.1: on ``sock`` if given, else a free port."""
     if sock is None:
-        server = make_server("127.0.0.1", 0, app, threaded=True)
+        server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler)
     else:
-        server = make_server("127.0.0.1", sock.getsockname()[1], app, threaded=True, fd=sock.fileno())
+        server = make_server(
+            "127.0.0.1",
+            sock.getsockname()[1],
+            app,
+            threaded=True,
+            fd=sock.fileno(),
+            request_handler=_QuietHandler,
+        )
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     return Served(f"http://127.0.0.1:{server.socket.getsockname()[1]}", server, thread)
