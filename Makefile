@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 UV := python3 -m uv
 INTEROP := tests/interop
 
-.PHONY: run test lint format bench env interop-deps translations messages clean
+.PHONY: run test lint format bench env interop-deps translations messages clean demo-app
 
 # The environment: uv creates .venv from uv.lock (prebuilt dlib-bin, never a dlib build).
 $(VENV)/.synced: pyproject.toml uv.lock
@@ -57,3 +57,8 @@ bench: env
 
 clean:
 	rm -rf $(VENV) $(INTEROP)/node_modules .pytest_cache .ruff_cache
+
+# Qarjy, the demo API user's app (demo_app/), next to a running `make run`: http://127.0.0.1:8080
+demo-app: env
+	@$(PY) -m demo_app --platform http://127.0.0.1:8000 --port 8080 \
+		--key-file instance/demo/demo-app-private.jwk.json --banks "$$($(VENV)/bin/senim demo banks)"

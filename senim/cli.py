@@ -153,6 +153,18 @@ def demo_login_command(hint: str | None, timeout: int, consent: bool) -> None:
         click.echo(f"The customer can see and withdraw it at {settings.issuer}/cabinet")
 
 
+@demo.command("banks")
+def demo_banks_command() -> None:
+    """The demo banks as the demo app's --banks option: ID=Name,ID=Name (active ones, in order)."""
+    from registry.models import Participant
+    from senim.database import db as database
+    from senim.demo import demo_bank_ids
+
+    with _app().app_context():
+        banks = [database.session.get(Participant, bank_id) for bank_id in demo_bank_ids()]
+        click.echo(",".join(f"{bank.id}={bank.name}" for bank in banks))
+
+
 @demo.command("face-video")
 @click.option("--iin", required=True, help="One of the demo people's IINs (see `senim people list`).")
 @click.option("--poses", required=True, help="The poses the face page asks for, in order, e.g. left,up.")
