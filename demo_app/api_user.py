@@ -20,6 +20,7 @@ import base64
 import dataclasses
 import hashlib
 import json
+import secrets
 import threading
 import time
 import uuid
@@ -58,8 +59,6 @@ def b64url(data: bytes) -> str:
 
 def pkce_pair() -> tuple[str, str]:
     """A PKCE verifier and its S256 challenge (RFC 7636 §4.1–4.2)."""
-    import secrets
-
     verifier = secrets.token_urlsafe(48)
     return verifier, b64url(hashlib.sha256(verifier.encode()).digest())
 
