@@ -35,6 +35,17 @@ from demo_app.rfc8935_receiver import SetReceiver, SetRefused
 from demo_app.service import ConnectFailed, DemoAppService
 
 bp = Blueprint("demo_app", __name__)
+
+#: What each permission lets Qarjy see, in the customer's words.
+PERMISSION_WORDS = {
+    "ReadAccountsBasic": "Your accounts: type, currency and name",
+    "ReadAccountsDetail": "Your accounts with their IBAN and holder name",
+    "ReadBalances": "How much money is on each account",
+    "ReadTransactionsBasic": "Your payments and income: dates and amounts",
+    "ReadTransactionsDetail": "Your payments and income with merchants and descriptions",
+    "ReadTransactionsCredits": "Money coming in",
+    "ReadTransactionsDebits": "Money going out",
+}
 log = logging.getLogger("demo_app")
 
 
@@ -92,6 +103,7 @@ def home() -> str:
         banks=service.banks.banks(),
         connected=connected,
         permissions=service.permissions,
+        permission_words=PERMISSION_WORDS,
         notices=service.store.notices(browser),
     )
 
