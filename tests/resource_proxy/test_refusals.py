@@ -17,8 +17,8 @@ from registry.participants import block_participant
 from senim.database import db
 from tests.resource_proxy.conftest import PROXY, Platform, metered
 from tests.support import flow
-from tests.support.consent_journey import end_consent
 from tests.support.api_user import ISSUER
+from tests.support.consent_journey import end_consent
 
 
 def assert_refused(answer, status: int, error_code: str) -> dict:
