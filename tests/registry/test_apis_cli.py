@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 
 from tests.registry.test_participants_cli import BANK_BIN, FINTECH_BIN, _add, _client_args, senim  # noqa: F401
 
@@ -47,3 +48,17 @@ def test_the_demo_seed_publishes_the_demo_banks_and_subscribes_the_demo_app(seni
     assert client["notification_uri"] == "http://127.0.0.1:8080/events"
     assert "http://127.0.0.1:8080/callback" in client["redirect_uris"]
     assert "http://127.0.0.1:8001/callback" in client["redirect_uris"]
+
+
+def test_a_demo_client_seeded_before_the_demo_app_gets_its_addresses(senim, tmp_path) -> None:  # noqa: F811
+    assert senim("demo", "seed").exit_code == 0
+    with sqlite3.connect(tmp_path / "senim.db") as connection:
+        connection.execute(
+            "UPDATE oauth_clients SET notification_uri = NULL, redirect_uris = ?",
+            (json.dumps(["http://127.0.0.1:8001/callback"]),),
+        )
+    reseeded = senim("demo", "seed")
+    assert "redirect URI http://127.0.0.1:8080/callback added" in reseeded.output
+    client = next(json.loads(line) for line in senim("clients", "list").output.splitlines())
+    assert client["redirect_uris"] == ["http://127.0.0.1:8001/callback", "http://127.0.0.1:8080/callback"]
+    assert client["notification_uri"] == "http://127.0.0.1:8080/events"
