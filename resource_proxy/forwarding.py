@@ -12,7 +12,8 @@ The platform stays up whatever the bank does:
 - an answer outside the standard (``validate_answer``), a 5xx, a redirect,
   non-JSON, too large → 502 ``BankAnswerInvalid``: never passed on;
 - a 4xx in the standard's shape (e.g. 404 for an account it does not hold)
-  is passed on.
+  is passed on, except a 401: the bank refused the platform's assertion,
+  which is the platform's failure, not the caller's (502).
 
 ``Links`` in the answer are rewritten from the bank's base URL to the
 proxy's, so the API user never learns (or calls) a bank's address.
@@ -149,6 +150,11 @@ def forward(call: ProxyCall, query: dict[str, str], *, issuer: str, timeout: flo
 def judge_answer(call: ProxyCall, status: int, raw: bytes) -> BankAnswer:
     if status >= 500 or status < 200 or 300 <= status < 400:
         raise E.BankAnswerInvalid(reason=f"bank_status_{status}" if status >= 500 else "bank_status_invalid")
+    if status == 401:
+        # The bank refused the platform's assertion: the platform's problem, not the caller's token.
+        raise E.BankAnswerInvalid(
+            "The bank refused the platform's assertion.", reason="bank_refused_assertion"
+        )
     if len(raw) > MAX_ANSWER_BYTES:
         raise E.BankAnswerInvalid(reason="bank_answer_too_large")
     try:

@@ -8,6 +8,7 @@ import json
 import uuid
 
 from idp.consents.models import Consent
+from registry.models import PublishedApi
 from resource_proxy.standard.validation import validate_answer
 from senim.database import db
 from tests.resource_proxy.conftest import PROXY, Platform, metered
@@ -131,3 +132,20 @@ def test_the_proxys_openapi_document_is_valid_and_names_the_provider_header(http
     operation = document["paths"]["/accounts/{AccountId}/transactions"]["get"]
     assert {"$ref": "#/components/parameters/ProviderId"} in operation["parameters"]
     assert document["components"]["parameters"]["ProviderId"]["name"] == "x-provider-id"
+
+
+def test_a_bank_refusing_the_platforms_assertion_is_not_passed_on_as_the_callers_fault(
+    platform: Platform,
+) -> None:
+    # Bank 2's API registered at bank 1's address: bank 1 refuses an assertion for another audience.
+    first, second = platform.banks
+    bank_one_url = db.session.get(PublishedApi, platform.apis[first]).base_url
+    db.session.execute(
+        db.update(PublishedApi).where(PublishedApi.id == platform.apis[second]).values(base_url=bank_one_url)
+    )
+    db.session.commit()
+    _consent, token = platform.token(banks=[second])
+    answer = platform.call("/accounts", token, provider=second)
+    assert answer.status_code == 502
+    assert answer.get_json()["Errors"][0]["ErrorCode"] == "KZ.SENIM.Provider.InvalidAnswer"
+    assert metered()[-1].outcome == "refused:bank_refused_assertion"

@@ -1,0 +1,58 @@
+"""The platform stays up whatever the bank does: down → 502, slower than the
+SLA → 504, an answer outside the standard → 502 (never passed on); and an
+API user over its rate limit gets 429 with Retry-After."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import update
+
+from registry.models import PublishedApi
+from senim.database import db
+from tests.resource_proxy.conftest import Platform, closed_port, metered
+
+
+@pytest.fixture
+def sla(app) -> Iterator[None]:
+    """The proxy waits a quarter of a second for a bank (SENIM_PROXY_TIMEOUT)."""
+    settings = app.extensions["senim.settings"]
+    app.extensions["senim.settings"] = settings.with_overrides(proxy_timeout=0.25)
+    yield
+    app.extensions["senim.settings"] = settings
+
+
+def test_a_bank_that_is_down_gives_502(platform: Platform) -> None:
+    _consent, token = platform.token()
+    api_id = platform.apis[platform.bank]
+    db.session.execute(
+        update(PublishedApi)
+        .where(PublishedApi.id == api_id)
+        .values(base_url=f"http://127.0.0.1:{closed_port()}")
+    )
+    db.session.commit()
+    answer = platform.call("/accounts", token)
+    assert answer.status_code == 502
+    assert answer.get_json()["Errors"][0]["ErrorCode"] == "KZ.SENIM.Provider.Unavailable"
+    assert metered()[-1].outcome == "refused:bank_unavailable"
+
+
+@pytest.fixture
+def bank_config(hold: threading.Event) -> dict:
+    return {"hold": hold}
+
+
+def test_a_bank_slower_than_the_sla_gives_504(platform: Platform, hold: threading.Event, sla: None) -> None:
+    _consent, token = platform.token()
+    try:
+        answer = platform.call("/accounts", token)
+    finally:
+        hold.set()
+    assert answer.status_code == 504
+    assert answer.get_json()["Errors"][0]["ErrorCode"] == "KZ.SENIM.Provider.Timeout"
+    row = metered()[-1]
+    assert (row.status, row.outcome) == (504, "refused:bank_timeout")
+    # the platform is still up and the bank, released, answers again
+    assert platform.call("/accounts", token).status_code == 200
