@@ -115,7 +115,8 @@ class DemoAppService:
             raise ValueError("no ID token")
         claims = user.id_token_claims(id_token)
         aud = claims.get("aud")
-        if claims.get("iss") != user.issuer or (aud != user.client_id and user.client_id not in (aud or [])):
+        audiences = aud if isinstance(aud, list) else [aud]
+        if claims.get("iss") != user.issuer or user.client_id not in audiences:
             raise ValueError("ID token not for this client")
         if not hmac.compare_digest(str(claims.get("nonce", "")), nonce):
             raise ValueError("ID token nonce")

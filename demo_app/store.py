@@ -143,7 +143,7 @@ class Store:
                 "SELECT * FROM pending WHERE state = ? AND browser = ? AND created_at >= ?",
                 (state, browser, int(time.time()) - PENDING_TTL),
             ).fetchone()
-            db.execute("DELETE FROM pending WHERE state = ?", (state,))
+            db.execute("DELETE FROM pending WHERE state = ? AND browser = ?", (state, browser))
         if row is None:
             return None
         return Pending(

@@ -102,7 +102,9 @@ def test_an_event_for_a_consent_qarjy_holds_nothing_under_is_accepted(
 
 def _forged_signature(live: LiveServer, claims: dict) -> str:
     # Another key, claiming the kid of the platform's key: the signature cannot verify.
-    platform_kid = requests.get(f"{live.issuer}/jwks", timeout=HTTP_TIMEOUT).json()["keys"][0]["kid"]
+    with requests.Session() as session:
+        session.trust_env = False
+        platform_kid = session.get(f"{live.issuer}/jwks", timeout=HTTP_TIMEOUT).json()["keys"][0]["kid"]
     header = {"typ": "secevent+jwt", "alg": "ES256", "kid": platform_kid}
     return jwt.encode(header, claims, ECKey.generate_key("P-256"))
 
