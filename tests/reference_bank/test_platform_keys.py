@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import requests
 
 from reference_bank import BankConfig, create_bank_app
 from reference_bank.assertion import REFETCH_INTERVAL
@@ -89,3 +90,22 @@ def test_an_unreachable_platform_is_a_401_not_a_crash(platform: Platform, clock)
     answer = call.get("/accounts")
     assert answer.status_code == 401
     assert answer.json["Message"] == "the platform's keys could not be fetched"
+
+
+def test_a_platform_that_is_down_is_asked_again_only_after_the_interval(platform: Platform, clock) -> None:
+    fetches = []
+
+    def down(url: str) -> dict:
+        fetches.append(url)
+        raise requests.ConnectionError("platform down")
+
+    config = BankConfig(
+        bank_id=BANK_ID, name="Altyn", bank_code="101", platform_issuer=ISSUER, now=clock, jwks_fetcher=down
+    )
+    call = Caller(create_bank_app(config).test_client(), platform)
+    assert call.get("/accounts").status_code == 401
+    assert call.get("/accounts").status_code == 401
+    assert fetches == [f"{ISSUER}/jwks"]
+    clock.now += REFETCH_INTERVAL
+    assert call.get("/accounts").status_code == 401
+    assert len(fetches) == 2

@@ -354,3 +354,10 @@ def test_hold_keeps_a_data_call_waiting_until_released(make_bank, platform) -> N
     hold.set()
     caller.join(timeout=10)
     assert answers[0].status_code == 200
+
+
+def test_a_customer_without_accounts_at_this_bank_sees_an_empty_list(call) -> None:
+    answer = call.get("/accounts", sub="000101500011")
+    assert answer.status_code == 200
+    assert answer.json["Data"]["Account"] == []
+    assert validate_answer(ACCOUNTS, 200, answer.json) == []
