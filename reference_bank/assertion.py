@@ -73,6 +73,9 @@ class PlatformKeys:
 
     def for_kid(self, kid: str | None) -> KeySet:
         with self._lock:
+            if self._keys is None and self._now() - self._fetched_at < REFETCH_INTERVAL:
+                # the last fetch failed moments ago: do not hammer a platform that is down
+                raise AssertionRefused("the platform's keys could not be fetched")
             try:
                 keys = self._keys or self._load()
                 unknown = kid is not None and kid not in {k.kid for k in keys.keys}

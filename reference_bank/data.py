@@ -263,7 +263,7 @@ def _planned(rng: random.Random, account: Account, start: datetime, today: datet
         if rng.random() < 0.25:
             friend = rng.choice(friends)
             credit = rng.random() < 0.45
-            text = f"Transfer from {friend}" if credit else f"Transfer to {friend}"
+            text = f"Transfer by phone from {friend}" if credit else f"Transfer by phone to {friend}"
             code = (
                 ("ReceivedCreditTransfer", "P2PTransfer")
                 if credit

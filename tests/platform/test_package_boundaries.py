@@ -40,3 +40,24 @@ def test_a_package_imports_only_what_is_below_it(package: str) -> None:
             if top in FORBIDDEN[package] or (top == "senim" and helper not in ALLOWED_SENIM):
                 offending.append(f"{path.relative_to(ROOT)}: {name}")
     assert offending == []
+
+
+#: Stand-alone packages a bank can take without the platform: what each may import from this repository.
+STANDALONE = {
+    "resource_proxy/standard": ("resource_proxy.standard",),
+    "reference_bank": ("reference_bank", "resource_proxy.standard"),
+}
+REPO_PACKAGES = ("senim", "idp", "registry", "biometrics", "consent_ui", "resource_proxy", "reference_bank")
+
+
+@pytest.mark.parametrize("package", sorted(STANDALONE))
+def test_the_standard_and_the_reference_bank_stand_alone(package: str) -> None:
+    offending = []
+    for path in sorted((ROOT / package).rglob("*.py")):
+        for name in _imports(path):
+            ours = name.split(".")[0] in REPO_PACKAGES
+            if ours and not any(name == a or name.startswith(a + ".") for a in STANDALONE[package]):
+                offending.append(f"{path.relative_to(ROOT)}: {name}")
+            if package == "resource_proxy/standard" and name.split(".")[0] in ("flask", "werkzeug"):
+                offending.append(f"{path.relative_to(ROOT)}: {name}")
+    assert offending == []
