@@ -44,3 +44,26 @@ def test_issuer_follows_bind_unless_given() -> None:
 def test_bad_values_are_refused_with_the_variable_named(env: dict, message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         Settings.from_env(env)
+
+
+def test_the_proxys_timeout_and_rate_limit() -> None:
+    defaults = Settings.from_env({})
+    assert (defaults.proxy_timeout, defaults.proxy_rate_limit) == (5.0, "1200/minute")
+    chosen = Settings.from_env(
+        {"SENIM_PROXY_TIMEOUT": "0.5", "SENIM_PROXY_RATE_LIMIT": "20/second;1200/minute"}
+    )
+    assert (chosen.proxy_timeout, chosen.proxy_rate_limit) == (0.5, "20/second;1200/minute")
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"SENIM_PROXY_TIMEOUT": "soon"}, "SENIM_PROXY_TIMEOUT must be a number"),
+        ({"SENIM_PROXY_TIMEOUT": "0"}, "SENIM_PROXY_TIMEOUT must be between"),
+        ({"SENIM_PROXY_TIMEOUT": "nan"}, "SENIM_PROXY_TIMEOUT must be between"),
+        ({"SENIM_PROXY_RATE_LIMIT": "lots"}, "SENIM_PROXY_RATE_LIMIT must be a rate limit"),
+    ],
+)
+def test_bad_proxy_settings_are_refused(env: dict, message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env(env)
