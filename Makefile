@@ -38,7 +38,7 @@ interop-deps: $(INTEROP)/node_modules/.installed
 run: env
 	@$(VENV)/bin/senim db upgrade
 	@$(VENV)/bin/senim demo seed
-	@$(VENV)/bin/senim run
+	@$(VENV)/bin/senim demo up
 
 test: env interop-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -54,6 +54,7 @@ format: env
 bench: env
 	$(PY) bench/token_endpoint.py
 	$(PY) bench/biometrics.py
+	$(PY) bench/proxy.py
 
 clean:
 	rm -rf $(VENV) $(INTEROP)/node_modules .pytest_cache .ruff_cache

@@ -165,6 +165,35 @@ def demo_banks_command() -> None:
         click.echo(",".join(f"{bank.id}={bank.name}" for bank in banks))
 
 
+@demo.command("up")
+@click.option(
+    "--app-port",
+    type=int,
+    default=8080,
+    show_default=True,
+    help="Qarjy's port (the demo client's redirect URI is registered for 8080).",
+)
+def demo_up_command(app_port: int) -> None:
+    """Run Senim, a reference bank for each demo bank and Qarjy (the demo app) until Ctrl-C.
+
+    The banks and their ports come from the demo banks' published APIs
+    (`senim apis list`); run `senim db upgrade` and `senim demo seed` first
+    (`make run` does all three).
+    """
+    from senim.demo_stack import StackFailed, demo_processes, run_demo_stack
+
+    settings = Settings.from_env()
+    key_file = settings.data_dir / "demo" / "demo-app-private.jwk.json"
+    if not key_file.exists():
+        raise click.ClickException(f"no demo app key at {key_file}: run `senim demo seed` first")
+    with _app().app_context():
+        processes = demo_processes(settings, app_port=app_port)
+    try:
+        run_demo_stack(processes, settings, click.echo)
+    except StackFailed as error:
+        raise click.ClickException(str(error)) from None
+
+
 @demo.command("face-video")
 @click.option("--iin", required=True, help="One of the demo people's IINs (see `senim people list`).")
 @click.option("--poses", required=True, help="The poses the face page asks for, in order, e.g. left,up.")

@@ -27,6 +27,8 @@ from senim.keys import load_biometric_key
 from senim.settings import Settings
 
 DEMO_CLIENT_ID = "senim-demo-app"
+#: What the consent screen and the cabinet call the demo client: Qarjy, the demo app (`demo_app/`).
+DEMO_CLIENT_NAME = "Qarjy"
 DEMO_REDIRECT_URI = "http://127.0.0.1:8001/callback"
 #: The demo app (a separate process in `make run`): its callback and where it hears consent events.
 DEMO_APP_REDIRECT_URI = "http://127.0.0.1:8080/callback"
@@ -114,7 +116,7 @@ def _seed_demo_client(settings: Settings, fintech_id: str) -> Iterator[str]:
     public = key.as_dict(private=False)
     public.update({"kid": "demo-app-1", "alg": "ES256", "use": "sig"})
     register_client(
-        name="Senim demo app",
+        name=DEMO_CLIENT_NAME,
         jwks={"keys": [public]},
         redirect_uris=[DEMO_REDIRECT_URI, DEMO_APP_REDIRECT_URI],
         scope="openid accounts consents",
@@ -128,7 +130,11 @@ def _seed_demo_client(settings: Settings, fintech_id: str) -> Iterator[str]:
 
 
 def _update_demo_client(client: Client) -> Iterator[str]:
-    """A client seeded before the demo app existed gets its callback and event address."""
+    """A client seeded before the demo app existed gets its name, callback and event address."""
+    if client.name == "Senim demo app":
+        client.name = DEMO_CLIENT_NAME
+        db.session.commit()
+        yield f"demo client {DEMO_CLIENT_ID} is now called {DEMO_CLIENT_NAME}"
     if DEMO_APP_REDIRECT_URI not in (client.redirect_uris or []):
         client.redirect_uris = [*(client.redirect_uris or []), DEMO_APP_REDIRECT_URI]
         db.session.commit()

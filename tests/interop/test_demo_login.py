@@ -103,7 +103,7 @@ def test_the_demo_app_signs_a_demo_person_in_through_the_pages(
             otp_url, data={"csrf_token": csrf_token(face.text), "code": code}, timeout=HTTP_TIMEOUT
         )
         assert consent.url.endswith("/consent"), consent.text
-        assert "Senim demo app asks for your consent" in consent.text
+        assert "Qarjy asks for your consent" in consent.text
         assert "Altyn Demo Bank" in consent.text and "Senim Demo Fintech" in consent.text
         done = browser.post(
             consent.url,
