@@ -71,6 +71,24 @@ class PlatformKeys:
         self._keys = KeySet.import_key_set(self._fetch(self._url))
         return self._keys
 
+    def prefetch(self) -> bool:
+        """Fetch the keys now (at start), so that the first calls do not wait on the platform.
+
+        A bank whose first call must fetch the keys asks the platform while the
+        platform waits for that call's answer: under load every platform thread
+        may be waiting so, and the fetch then waits until the call times out.
+        False (nothing raised) when the platform cannot be reached yet: the
+        keys are then fetched on the first call.
+        """
+        with self._lock:
+            try:
+                self._load()
+            except (requests.RequestException, ValueError, JoseError):
+                self._fetched_at = float("-inf")
+                self._keys = None
+                return False
+            return True
+
     def for_kid(self, kid: str | None) -> KeySet:
         with self._lock:
             if self._keys is None and self._now() - self._fetched_at < REFETCH_INTERVAL:

@@ -109,3 +109,46 @@ def test_a_platform_that_is_down_is_asked_again_only_after_the_interval(platform
     clock.now += REFETCH_INTERVAL
     assert call.get("/accounts").status_code == 401
     assert len(fetches) == 2
+
+
+def test_keys_fetched_at_start_serve_the_first_calls(jwks_server, platform: Platform, clock) -> None:
+    jwks_server.jwks = public_jwks(platform.key)
+    config = BankConfig(
+        bank_id=BANK_ID,
+        name="Altyn",
+        bank_code="101",
+        platform_issuer=ISSUER,
+        jwks_url=jwks_server.url,
+        now=clock,
+    )
+    app = create_bank_app(config)
+    assert app.config["VERIFIER"].keys.prefetch() is True
+    assert jwks_server.fetches == 1
+
+    # The platform is not asked again while the bank answers (it may be busy waiting for this answer).
+    jwks_server.httpd.shutdown()
+    call = Caller(app.test_client(), platform)
+    assert call.get("/accounts").status_code == 200
+    assert jwks_server.fetches == 1
+
+
+def test_a_platform_not_up_at_the_bank_s_start_is_asked_on_the_first_call(platform: Platform, clock) -> None:
+    answers = [requests.ConnectionError("platform not up yet"), public_jwks(platform.key)]
+    fetches = []
+
+    def fetch(url: str) -> dict:
+        fetches.append(url)
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    config = BankConfig(
+        bank_id=BANK_ID, name="Altyn", bank_code="101", platform_issuer=ISSUER, now=clock, jwks_fetcher=fetch
+    )
+    app = create_bank_app(config)
+    assert app.config["VERIFIER"].keys.prefetch() is False
+
+    # no waiting out the refetch interval: the failed start does not count as a recent failure
+    assert Caller(app.test_client(), platform).get("/accounts").status_code == 200
+    assert len(fetches) == 2
