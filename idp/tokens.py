@@ -157,12 +157,17 @@ class VerifiedAccessToken:
     authorization: Authorization | None = None
 
 
+#: What joserfc raises on crafted input besides its own errors (e.g. a header with
+#: ``"crit": [1]`` is a TypeError before any signature check): every one is "invalid token".
+MALFORMED_TOKEN = (JoseError, ValueError, TypeError, KeyError, AttributeError, RecursionError)
+
+
 def decode_access_token(token: str, *, check_expiry: bool = True) -> dict:
     """Verify an access token's signature, type and issuer; its claims."""
     s = settings()
     try:
         decoded = jwt.decode(token, keyring().verification_keyset(), algorithms=["ES256", "PS256"])
-    except (JoseError, ValueError):
+    except MALFORMED_TOKEN:
         raise InvalidToken() from None
     if decoded.header.get("typ") != "at+jwt":
         raise InvalidToken()
@@ -171,7 +176,7 @@ def decode_access_token(token: str, *, check_expiry: bool = True) -> dict:
         options["exp"] = {"essential": True}
     try:
         jwt.JWTClaimsRegistry(now=clock.now_int, **options).validate(decoded.claims)
-    except JoseError:
+    except MALFORMED_TOKEN:
         raise InvalidToken() from None
     return decoded.claims
 

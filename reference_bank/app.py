@@ -250,7 +250,7 @@ def _window(grant: Grant) -> tuple[datetime | None, datetime | None]:
 
 def _page_number() -> int:
     text = request.args.get("page", "1")
-    if not text.isdigit() or int(text) < 1:
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:  # "²".isdigit() is true
         raise BankError(400, E.FIELD_INVALID, "page must be a whole number from 1", "page")
     return int(text)
 

@@ -57,6 +57,11 @@ def fetch_jwks_over_http(url: str) -> dict:
     return answer.json()
 
 
+#: What joserfc raises on crafted input besides its own errors (a header with ``"crit": [1]``
+#: is a TypeError before any signature check): each is a refused assertion, never a 500.
+MALFORMED = (JoseError, ValueError, TypeError, KeyError, AttributeError, RecursionError)
+
+
 class PlatformKeys:
     """The platform's public keys, cached; refetched once on an unknown kid."""
 
@@ -161,7 +166,7 @@ def check_bearer_token_present(authorization: str | None) -> str:
 def check_typ(token: str) -> dict:
     try:
         header = jws.extract_compact(token.encode()).protected
-    except (JoseError, ValueError) as error:
+    except MALFORMED as error:
         raise AssertionRefused("the assertion is not a JWS") from error
     if header.get("typ") != ASSERTION_TYP:
         raise AssertionRefused(f"the assertion's typ must be {ASSERTION_TYP}")
@@ -171,7 +176,7 @@ def check_typ(token: str) -> dict:
 def check_signature(token: str, keys: KeySet) -> dict:
     try:
         return dict(jwt.decode(token, keys, algorithms=ALGORITHMS).claims)
-    except (JoseError, ValueError) as error:
+    except MALFORMED as error:
         raise AssertionRefused(
             "the assertion's signature does not verify with the platform's keys"
         ) from error

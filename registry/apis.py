@@ -33,6 +33,10 @@ STANDARDS = {ACCOUNT_INFORMATION: ("v1",)}
 MAX_BASE_URL = 2000
 
 
+#: Where a bank may be reached over plain http (a reference bank on this machine, the demo, tests).
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
 class ApiRegistryError(ValueError):
     """An API cannot be added, published or subscribed to as asked; ``str(error)`` says why."""
 
@@ -51,6 +55,11 @@ def validate_base_url(url: str) -> str:
         raise ApiRegistryError(f"a base URL is an absolute http(s) URL: {url}")
     if parts.query or parts.fragment or parts.username is not None or parts.password is not None:
         raise ApiRegistryError(f"a base URL has no query, fragment or credentials: {url}")
+    if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
+        # The platform's assertion names the customer (IIN) and the consent: never in clear text.
+        raise ApiRegistryError(
+            f"a bank's base URL is https (http only on this machine: 127.0.0.1, localhost): {url}"
+        )
     return url
 
 

@@ -11,7 +11,11 @@ from senim.settings import Settings
 
 
 def init_resource_proxy(app: Flask, settings: Settings) -> None:
-    from resource_proxy.routes import bp, init_rate_limit
+    from werkzeug.exceptions import HTTPException
+
+    from resource_proxy.routes import bp, init_rate_limit, standard_http_error
 
     app.register_blueprint(bp)
+    # App-wide: an unknown path under the prefix reaches no blueprint (its answer is left alone elsewhere).
+    app.register_error_handler(HTTPException, standard_http_error)
     init_rate_limit(app, settings)

@@ -12,6 +12,7 @@ import math
 import re
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from flask import current_app, request
 from sqlalchemy import select
@@ -198,6 +199,31 @@ def check_account_id_well_formed(call: ProxyCall) -> None:
     account_id = call.path_params.get("AccountId")
     if account_id is not None and not _ACCOUNT_ID.fullmatch(account_id):
         raise E.AccountIdInvalid()
+
+
+#: The highest ``page`` asked of a bank (a page holds 25 transactions).
+MAX_PAGE = 100_000
+
+
+def check_query_well_formed(call: ProxyCall) -> None:
+    """The query parameters passed on to the bank are what the standard allows: ``page`` a
+    whole number from 1 (ASCII digits: ``"²".isdigit()`` is true), the booking date-times
+    ISO 8601. A bank is never asked to parse what the standard does not allow."""
+    page = request.args.get("page")
+    if page is not None and not (page.isascii() and page.isdigit() and 1 <= int(page) <= MAX_PAGE):
+        raise E.QueryParameterInvalid("page", f"page is a whole number from 1 to {MAX_PAGE}")
+    for name in ("fromBookingDateTime", "toBookingDateTime"):
+        value = request.args.get(name)
+        if value is None:
+            continue
+        try:
+            if not value.isascii():
+                raise ValueError(value)
+            datetime.fromisoformat(value)
+        except ValueError:
+            raise E.QueryParameterInvalid(
+                name, f"{name} is an ISO 8601 date-time, e.g. 2026-09-01T00:00:00+05:00"
+            ) from None
 
 
 def check_rate_limit(call: ProxyCall) -> None:

@@ -94,6 +94,17 @@ class AccountIdInvalid(ProxyRefusal):
     path = "AccountId"
 
 
+class QueryParameterInvalid(ProxyRefusal):
+    status = 400
+    error_code = standard.FIELD_INVALID
+    reason = "query_invalid"
+    message = "A query parameter is not what the standard allows."
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(message)
+        self.path = name
+
+
 # -- the consent (checked live, idp/consents/binding.py) -----------------------------------------
 class ConsentMissing(ProxyRefusal):
     status = 403

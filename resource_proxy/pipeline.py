@@ -21,6 +21,7 @@ rule, raising one named refusal of ``errors.py``:
 | 11 | check_api_published                       | ApiNotPublished (403)                                 |
 | 12 | check_api_user_subscribed                 | ApiUserNotSubscribed (403)                            |
 | 13 | check_account_id_well_formed              | AccountIdInvalid (400)                                |
+| 14 | check_query_well_formed                   | QueryParameterInvalid (400): page, booking date-times |
 |    | then: record the consent's use, forward   | BankUnavailable (502), BankTimeout (504),             |
 |    | (``forwarding.py``), validate the answer  | BankAnswerInvalid (502)                               |
 
@@ -48,6 +49,7 @@ from resource_proxy.checks import (
     check_customer_token,
     check_dpop_proof,
     check_permission_covers_endpoint,
+    check_query_well_formed,
     check_rate_limit,
 )
 
@@ -68,6 +70,7 @@ PIPELINE: tuple[Check, ...] = (
     check_api_published,
     check_api_user_subscribed,
     check_account_id_well_formed,
+    check_query_well_formed,
 )
 
 

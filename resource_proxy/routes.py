@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import time
 import uuid
+from http import HTTPStatus
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from limits import parse_many
+from werkzeug.exceptions import HTTPException
 
 from idp.consents.binding import record_use
 from resource_proxy import errors as E
@@ -17,6 +19,7 @@ from resource_proxy.metering import meter
 from resource_proxy.openapi import proxy_openapi_document
 from resource_proxy.pipeline import run_checks
 from resource_proxy.standard import ENDPOINTS, INTERACTION_HEADER
+from resource_proxy.standard import errors as standard_errors
 from senim.audit import audit
 from senim.database import db
 from senim.settings import Settings
@@ -32,6 +35,34 @@ def _interaction_id() -> None:
         g.fapi_interaction_id = str(uuid.UUID(incoming))
     except ValueError:
         g.fapi_interaction_id = str(uuid.uuid4())
+
+
+#: The standard's error code for HTTP errors that no check raised (an unknown path or method).
+_HTTP_ERROR_CODES = {404: standard_errors.RESOURCE_NOT_FOUND, 405: standard_errors.METHOD_NOT_ALLOWED}
+
+
+def standard_http_error(error: HTTPException) -> Response | HTTPException:
+    """Under ``/open-banking/v1`` every answer is in the standard's error shape, with the
+    interaction id: an unknown path (``/accounts/``, ``/accounts/a%2Fb``), another method,
+    an unexpected failure too. Elsewhere the error is answered as it was."""
+    if request.path != PROXY_PREFIX and not request.path.startswith(PROXY_PREFIX + "/"):
+        return error
+    if "fapi_interaction_id" not in g:
+        _interaction_id()
+    status = error.code or 500
+    code = _HTTP_ERROR_CODES.get(
+        status, standard_errors.UNEXPECTED_ERROR if status >= 500 else standard_errors.FIELD_INVALID
+    )
+    message = {404: "No such resource in the standard_errors.", 405: "The standard has only GET here."}.get(
+        status, HTTPStatus(status).phrase
+    )
+    response = jsonify(standard_errors.error_body(status, g.fapi_interaction_id, message, code))
+    response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    response.headers[INTERACTION_HEADER] = g.fapi_interaction_id
+    if status == 405:
+        response.headers["Allow"] = "GET, HEAD, OPTIONS"
+    return response
 
 
 @bp.after_request

@@ -68,7 +68,8 @@ def audit(event: str, outcome: str = "success", **fields: Any) -> dict[str, Any]
     if has_request_context():
         record["request_id"] = getattr(g, "request_id", None)
         record["remote_addr"] = request.remote_addr
-        record["path"] = request.path
+        # The route's template, not the path: paths carry identifiers (account ids at the proxy).
+        record["path"] = request.url_rule.rule if request.url_rule is not None else "(no route)"
     record.update(redact(fields))
     logger.info(json.dumps(record, sort_keys=True, default=str))
     return record

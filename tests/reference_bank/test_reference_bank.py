@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import itertools
+import json
 import threading
 from urllib.parse import parse_qs, urlsplit
 
@@ -156,6 +158,19 @@ def test_missing_assertion_wrong_typ_and_bad_signature_are_refused(bank, call, p
     assert bank.get("/accounts", headers=forged).status_code == 401
     wrong_typ = {"Authorization": f"Bearer {platform.assertion(typ='JWT')}", "x-fapi-interaction-id": "iid-1"}
     assert bank.get("/accounts", headers=wrong_typ).status_code == 401
+
+
+def test_an_assertion_with_a_crafted_header_is_a_401_not_a_500(bank) -> None:
+    # joserfc raises TypeError for "crit": [1] before any signature check.
+    header = base64.urlsafe_b64encode(
+        json.dumps({"alg": "ES256", "typ": "senim-ais-assertion+jwt", "crit": [1]}).encode()
+    )
+    crafted = f"{header.rstrip(b'=').decode()}.e30.AAAA"
+    answer = bank.get(
+        "/accounts", headers={"Authorization": f"Bearer {crafted}", "x-fapi-interaction-id": "iid-1"}
+    )
+    assert answer.status_code == 401
+    assert answer.json["Code"] == "401 Unauthorized"
 
 
 def test_a_replayed_assertion_is_refused(bank, platform) -> None:

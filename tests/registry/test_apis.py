@@ -39,7 +39,16 @@ def test_an_api_is_routed_only_while_published(bank: str) -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["", "ftp://bank.kz", "https://bank.kz/v1?x=1", "https://user:pw@bank.kz", "bank.kz/v1", "http://:99999"],
+    [
+        "",
+        "ftp://bank.kz",
+        "https://bank.kz/v1?x=1",
+        "https://user:pw@bank.kz",
+        "bank.kz/v1",
+        "http://:99999",
+        "http://api.bank.kz/ob/v1",  # the assertion names the customer: https only, but on loopback
+        "http://10.0.0.5:8101",
+    ],
 )
 def test_a_base_url_must_be_an_absolute_http_url_without_extras(bank: str, url: str) -> None:
     with pytest.raises(ApiRegistryError):
