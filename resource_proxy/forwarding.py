@@ -4,7 +4,8 @@ The bank is called at its published base URL with a short-lived assertion
 signed by the platform (``typ: senim-ais-assertion+jwt``, see
 docs/resource-proxy.md) saying what the consent allows; it verifies it with
 the platform's JWKS. Connections are pooled (one ``urllib3.PoolManager`` per
-process, thread-safe); each call has a deadline (``SENIM_PROXY_TIMEOUT``).
+process, thread-safe); each call has a deadline (``SENIM_PROXY_TIMEOUT``) for the
+whole answer, headers and body, not only for each read (``_DeadlineSocketReader``).
 The platform stays up whatever the bank does:
 
 - unreachable (refused, reset, DNS) → 502 ``BankUnavailable``;
@@ -21,13 +22,19 @@ proxy's, so the API user never learns (or calls) a bank's address.
 
 from __future__ import annotations
 
+import http.client
+import io
 import json
+import socket
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import quote, urlencode
 
 import urllib3
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import (
     ConnectTimeoutError,
     HTTPError,
@@ -45,9 +52,75 @@ from resource_proxy.standard import ASSERTION_TYP, INTERACTION_HEADER
 from resource_proxy.standard.validation import validate_answer
 from senim import clock
 
-#: One pool per process for every bank (urllib3 pools are thread-safe); no retries
-#: (a GET retried after the deadline would only double the load on a slow bank).
-POOL = urllib3.PoolManager(num_pools=64, maxsize=16, retries=False)
+
+class _DeadlineSocketReader(io.RawIOBase):
+    """The socket under one answer, read against one deadline.
+
+    urllib3's timeouts bound each receive, so a bank sending a byte a little
+    more often than that holds the proxy's thread for ever, in its headers as
+    in its body. Here every receive may wait only for what is left of the
+    deadline, and none starts after it (``socket.timeout``, which urllib3
+    turns into ``ReadTimeoutError`` and answers by closing the connection)."""
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        super().__init__()
+        self._sock = sock
+        self._deadline = deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+    def readinto(self, buffer: memoryview) -> int:
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("the bank's answer is past its deadline")
+        self._sock.settimeout(remaining)
+        return self._sock.recv_into(buffer)
+
+
+class _AnswerWithinDeadline(http.client.HTTPResponse):
+    """An answer read through ``_DeadlineSocketReader``. The deadline is the read timeout
+    urllib3 sets on the socket just before the answer is read: with ``Timeout(total=…)``,
+    what is left of the call's time once connected."""
+
+    def __init__(self, sock: socket.socket, *args: object, **kwargs: object) -> None:
+        super().__init__(sock, *args, **kwargs)
+        timeout = sock.gettimeout()
+        if timeout:
+            # The reader http.client made holds a reference to the socket: let it go, or
+            # closing the connection would not close the socket.
+            self.fp.close()
+            self.fp = io.BufferedReader(_DeadlineSocketReader(sock, time.monotonic() + timeout))
+
+
+class _BankConnection(HTTPConnection):
+    response_class = _AnswerWithinDeadline
+
+
+class _BankTlsConnection(HTTPSConnection):
+    response_class = _AnswerWithinDeadline
+
+
+class _BankPool(HTTPConnectionPool):
+    ConnectionCls = _BankConnection
+
+
+class _BankTlsPool(HTTPSConnectionPool):
+    ConnectionCls = _BankTlsConnection
+
+
+def _bank_pool_manager() -> urllib3.PoolManager:
+    # No retries: a GET retried after the deadline would only double the load on a slow bank.
+    manager = urllib3.PoolManager(num_pools=64, maxsize=16, retries=False)
+    manager.pool_classes_by_scheme = {"http": _BankPool, "https": _BankTlsPool}
+    return manager
+
+
+#: One pool per process for every bank (urllib3 pools are thread-safe).
+POOL = _bank_pool_manager()
 ASSERTION_LIFETIME = 60
 #: An answer larger than this is not an answer of the standard (25 transactions a page).
 MAX_ANSWER_BYTES = 2 * 1024 * 1024
@@ -61,7 +134,7 @@ PROXY_PREFIX = "/open-banking/v1"
 class BankAnswer:
     status: int
     body: dict
-    #: how the metering row names it ("routed", or "bank_error:<status>" for a 4xx passed on)
+    #: how the metering row names it ("routed", or "bank_refused:<status>" for a 4xx passed on)
     outcome: str
 
 
@@ -126,12 +199,16 @@ def forward(call: ProxyCall, query: dict[str, str], *, issuer: str, timeout: flo
             "GET",
             bank_url(call, query),
             headers=headers,
+            # total: connecting may take all of it, the answer only what is left after.
             timeout=urllib3.Timeout(total=timeout),
             redirect=False,
             preload_content=False,
         )
         try:
             raw = response.read(MAX_ANSWER_BYTES + 1)
+            if len(raw) > MAX_ANSWER_BYTES:
+                # The rest of the answer is still on the connection: never reuse it.
+                response.close()
         finally:
             response.release_conn()
     # NewConnectionError is a ConnectTimeoutError in urllib3: the refusal first.
