@@ -238,6 +238,9 @@ def judge_answer(call: ProxyCall, status: int, raw: bytes) -> BankAnswer:
         body = json.loads(raw)
     except ValueError:
         raise E.BankAnswerInvalid(reason="bank_answer_not_json") from None
+    except RecursionError:
+        # Nested deeper than the parser's stack (b"[" * 200000): no answer of the standard is.
+        raise E.BankAnswerInvalid(reason="bank_answer_too_deep") from None
     permissions = call.consent.permissions if status == 200 else None
     if validate_answer(call.endpoint.key, status, body, permissions):
         # The problems describe the bank's data: they stay out of logs and answers.

@@ -1,0 +1,42 @@
+"""What a bank may send, byte for byte (a ``ScriptedBank``), and what the API
+user gets of it: an answer outside the standard is refused (502, the
+standard's error shape, metered with its reason) and nothing of it is passed
+on; a 4xx of the standard is passed on with the standard's fields only."""
+
+from __future__ import annotations
+
+import json
+
+from tests.resource_proxy.conftest import Platform, ScriptedBank, assert_refused, metered
+
+INVALID = "KZ.SENIM.Provider.InvalidAnswer"
+
+
+def no_accounts(bank: ScriptedBank, **meta: object) -> bytes:
+    """A 200 to GET /accounts in the standard's shape (the customer holds nothing here)."""
+    answer = {
+        "Data": {"Account": []},
+        "Links": {"Self": f"{bank.base_url}/accounts"},
+        "Meta": {"TotalPages": 1, **meta},
+    }
+    return json.dumps(answer).encode()
+
+
+def test_a_good_answer_of_the_scripted_bank_is_passed_on(
+    platform: Platform, scripted_bank: ScriptedBank
+) -> None:
+    # the counterpart of the refusals below: the same answer, without their flaw, passes
+    _consent, token = platform.token()
+    scripted_bank.answer("200 OK", no_accounts(scripted_bank))
+    answer = platform.call("/accounts", token)
+    assert answer.status_code == 200, answer.get_json()
+    assert answer.get_json()["Data"] == {"Account": []}
+    assert metered()[-1].outcome == "routed"
+
+
+def test_an_answer_nested_too_deep_to_parse_gives_502(
+    platform: Platform, scripted_bank: ScriptedBank
+) -> None:
+    _consent, token = platform.token()
+    scripted_bank.answer("200 OK", b"[" * 200_000)
+    assert_refused(platform.call("/accounts", token), 502, INVALID, "refused:bank_answer_too_deep")
