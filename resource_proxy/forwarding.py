@@ -13,8 +13,9 @@ The platform stays up whatever the bank does:
 - an answer outside the standard (``validate_answer``), a 5xx, a redirect,
   non-JSON, too large → 502 ``BankAnswerInvalid``: never passed on;
 - a 4xx in the standard's shape (e.g. 404 for an account it does not hold)
-  is passed on, except a 401: the bank refused the platform's assertion,
-  which is the platform's failure, not the caller's (502).
+  is passed on, rebuilt from the standard's fields only (``standard_error``),
+  except a 401: the bank refused the platform's assertion, which is the
+  platform's failure, not the caller's (502).
 
 ``Links`` in the answer are rewritten from the bank's base URL to the
 proxy's, so the API user never learns (or calls) a bank's address.
@@ -30,6 +31,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from http import HTTPStatus
 from urllib.parse import quote, urlencode
 
 import urllib3
@@ -247,5 +249,22 @@ def judge_answer(call: ProxyCall, status: int, raw: bytes) -> BankAnswer:
         raise E.BankAnswerInvalid()
     if status == 200:
         return BankAnswer(status, body, "routed")
-    body["Id"] = call.interaction_id
-    return BankAnswer(status, body, f"bank_refused:{status}")
+    return BankAnswer(status, standard_error(status, body, call.interaction_id), f"bank_refused:{status}")
+
+
+def standard_error(status: int, body: dict, interaction_id: str) -> dict:
+    """A bank's 4xx (already validated) rebuilt from the standard's fields only: the Error
+    schema is open, so anything else a bank adds (its own Links, an address, a debug
+    block) would reach the API user. The Code is the status passed on, the Id the proxy's."""
+    errors = []
+    for item in body["Errors"]:
+        kept = {"ErrorCode": item["ErrorCode"], "Message": item["Message"]}
+        if isinstance(item.get("Path"), str):
+            kept["Path"] = item["Path"]
+        errors.append(kept)
+    return {
+        "Code": f"{status} {HTTPStatus(status).phrase}",
+        "Id": interaction_id,
+        "Message": body["Message"],
+        "Errors": errors,
+    }

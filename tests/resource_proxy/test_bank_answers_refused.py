@@ -40,3 +40,37 @@ def test_an_answer_nested_too_deep_to_parse_gives_502(
     _consent, token = platform.token()
     scripted_bank.answer("200 OK", b"[" * 200_000)
     assert_refused(platform.call("/accounts", token), 502, INVALID, "refused:bank_answer_too_deep")
+
+
+def test_a_4xx_is_passed_on_with_the_standard_fields_only(
+    platform: Platform, scripted_bank: ScriptedBank
+) -> None:
+    _consent, token = platform.token()
+    refusal = {
+        "Code": "404 Not Found",
+        "Id": "the-bank's-own-id",
+        "Message": "No such account.",
+        "Errors": [
+            {
+                "ErrorCode": "KZ.SENIM.Resource.NotFound",
+                "Message": "No such account.",
+                "Path": "AccountId",
+                "Help": f"{scripted_bank.base_url}/help",
+            }
+        ],
+        "Links": {"Self": f"{scripted_bank.base_url}/accounts/A-1"},
+        "Branch": {"Address": "Almaty, Abay 1"},
+    }
+    scripted_bank.answer("404 Not Found", json.dumps(refusal).encode())
+    answer = platform.call("/accounts/A-1", token)
+    assert answer.status_code == 404
+    assert answer.get_json() == {
+        "Code": "404 Not Found",
+        "Id": answer.headers["x-fapi-interaction-id"],
+        "Message": "No such account.",
+        "Errors": [
+            {"ErrorCode": "KZ.SENIM.Resource.NotFound", "Message": "No such account.", "Path": "AccountId"}
+        ],
+    }
+    assert scripted_bank.base_url.encode() not in answer.data and b"127.0.0.1" not in answer.data
+    assert metered()[-1].outcome == "bank_refused:404"
