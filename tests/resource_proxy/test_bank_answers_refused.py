@@ -42,6 +42,16 @@ def test_an_answer_nested_too_deep_to_parse_gives_502(
     assert_refused(platform.call("/accounts", token), 502, INVALID, "refused:bank_answer_too_deep")
 
 
+def test_meta_carrying_a_field_outside_the_standard_gives_502(
+    platform: Platform, scripted_bank: ScriptedBank
+) -> None:
+    _consent, token = platform.token()
+    scripted_bank.answer("200 OK", no_accounts(scripted_bank, CustomerSegment="affluent"))
+    answer = platform.call("/accounts", token)
+    assert_refused(answer, 502, INVALID, "refused:bank_answer_invalid")
+    assert b"affluent" not in answer.data
+
+
 def test_a_4xx_is_passed_on_with_the_standard_fields_only(
     platform: Platform, scripted_bank: ScriptedBank
 ) -> None:
