@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+from resource_proxy.forwarding import MAX_ANSWER_BYTES
 from tests.resource_proxy.conftest import Platform, ScriptedBank, assert_refused, metered
 
 INVALID = "KZ.SENIM.Provider.InvalidAnswer"
@@ -50,6 +51,42 @@ def test_meta_carrying_a_field_outside_the_standard_gives_502(
     answer = platform.call("/accounts", token)
     assert_refused(answer, 502, INVALID, "refused:bank_answer_invalid")
     assert b"affluent" not in answer.data
+
+
+def test_a_link_to_anywhere_but_the_bank_gives_502(platform: Platform, scripted_bank: ScriptedBank) -> None:
+    _consent, token = platform.token()
+    answer = json.loads(no_accounts(scripted_bank))
+    answer["Links"]["Next"] = "https://elsewhere.example/accounts?page=2"
+    scripted_bank.answer("200 OK", json.dumps(answer).encode())
+    answer = platform.call("/accounts", token)
+    assert_refused(answer, 502, INVALID, "refused:bank_link_foreign")
+    assert b"elsewhere" not in answer.data
+
+
+def test_a_redirect_is_not_followed_and_gives_502(platform: Platform, scripted_bank: ScriptedBank) -> None:
+    _consent, token = platform.token()
+    elsewhere = f"{scripted_bank.base_url}/elsewhere"
+    scripted_bank.answer("302 Found", b"", {"Location": elsewhere})
+    answer = platform.call("/accounts", token)
+    assert_refused(answer, 502, INVALID, "refused:bank_status_invalid")
+    assert b"elsewhere" not in answer.data and "Location" not in answer.headers
+    assert len(scripted_bank.requests) == 1
+
+
+def test_an_answer_over_2_mib_gives_502(platform: Platform, scripted_bank: ScriptedBank) -> None:
+    _consent, token = platform.token()
+    answer = json.loads(no_accounts(scripted_bank))
+    answer["Data"]["Account"] = [{"AccountId": "x" * 64}] * (MAX_ANSWER_BYTES // 64)
+    scripted_bank.answer("200 OK", json.dumps(answer).encode())
+    assert_refused(platform.call("/accounts", token), 502, INVALID, "refused:bank_answer_too_large")
+
+
+def test_an_answer_that_is_not_json_gives_502(platform: Platform, scripted_bank: ScriptedBank) -> None:
+    _consent, token = platform.token()
+    scripted_bank.answer("200 OK", b"<html><body>Service window</body></html>", {"Content-Type": "text/html"})
+    answer = platform.call("/accounts", token)
+    assert_refused(answer, 502, INVALID, "refused:bank_answer_not_json")
+    assert b"Service window" not in answer.data
 
 
 def test_a_4xx_is_passed_on_with_the_standard_fields_only(
