@@ -62,10 +62,14 @@ class _DeadlineSocketReader(io.RawIOBase):
     more often than that holds the proxy's thread for ever, in its headers as
     in its body. Here every receive may wait only for what is left of the
     deadline, and none starts after it (``socket.timeout``, which urllib3
-    turns into ``ReadTimeoutError`` and answers by closing the connection)."""
+    turns into ``ReadTimeoutError`` and answers by closing the connection).
+    It reads through the ``SocketIO`` http.client made, which keeps the socket
+    open for the answer after http.client closes a ``Connection: close``
+    connection, and lets it go when the answer is closed."""
 
-    def __init__(self, sock: socket.socket, deadline: float) -> None:
+    def __init__(self, socket_io: io.RawIOBase, sock: socket.socket, deadline: float) -> None:
         super().__init__()
+        self._socket_io = socket_io
         self._sock = sock
         self._deadline = deadline
 
@@ -73,14 +77,18 @@ class _DeadlineSocketReader(io.RawIOBase):
         return True
 
     def fileno(self) -> int:
-        return self._sock.fileno()
+        return self._socket_io.fileno()
 
-    def readinto(self, buffer: memoryview) -> int:
+    def readinto(self, buffer: memoryview) -> int | None:
         remaining = self._deadline - time.monotonic()
         if remaining <= 0:
             raise TimeoutError("the bank's answer is past its deadline")
         self._sock.settimeout(remaining)
-        return self._sock.recv_into(buffer)
+        return self._socket_io.readinto(buffer)
+
+    def close(self) -> None:
+        self._socket_io.close()
+        super().close()
 
 
 class _AnswerWithinDeadline(http.client.HTTPResponse):
@@ -92,10 +100,8 @@ class _AnswerWithinDeadline(http.client.HTTPResponse):
         super().__init__(sock, *args, **kwargs)
         timeout = sock.gettimeout()
         if timeout:
-            # The reader http.client made holds a reference to the socket: let it go, or
-            # closing the connection would not close the socket.
-            self.fp.close()
-            self.fp = io.BufferedReader(_DeadlineSocketReader(sock, time.monotonic() + timeout))
+            socket_io = self.fp.detach()  # nothing read yet: no buffered byte is lost
+            self.fp = io.BufferedReader(_DeadlineSocketReader(socket_io, sock, time.monotonic() + timeout))
 
 
 class _BankConnection(HTTPConnection):
