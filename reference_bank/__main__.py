@@ -73,7 +73,10 @@ def main(argv: list[str] | None = None) -> int:
     app = create_bank_app(config)
     print(f"{config.name} ({config.bank_id}) at http://{args.host}:{args.port}", flush=True)
     if not app.config["VERIFIER"].keys.prefetch():
-        print(f"the platform's keys are not at {config.platform_jwks_url} yet: fetched on the first call", flush=True)
+        print(
+            f"the platform's keys are not at {config.platform_jwks_url} yet: fetched on the first call",
+            flush=True,
+        )
     if args.server == "werkzeug":
         from werkzeug.serving import run_simple
 
