@@ -11,12 +11,15 @@ from dataclasses import dataclass, field
 
 import pytest
 from flask import Flask
+from sqlalchemy import update
 from werkzeug.serving import make_server
 
 from reference_bank import BankConfig, create_bank_app
 from registry.apis import add_api, subscribe
+from registry.models import PublishedApi
 from registry.participants import API_USER, add_participant
 from resource_proxy.models import RoutedCall
+from resource_proxy.standard.validation import validate_answer
 from senim.database import db
 from tests.conftest import register
 from tests.support import flow
@@ -110,6 +113,18 @@ def metered() -> list[RoutedCall]:
     return list(db.session.query(RoutedCall).order_by(RoutedCall.id))
 
 
+def assert_refused(answer, status: int, error_code: str, outcome: str) -> None:
+    """A refusal of the proxy in the standard's error shape, with its interaction id, metered."""
+    body = answer.get_json()
+    assert answer.status_code == status, body
+    assert validate_answer("GET /accounts", status, body) == []
+    assert set(body) == {"Code", "Id", "Message", "Errors"}
+    assert body["Id"] == answer.headers["x-fapi-interaction-id"]
+    assert [e["ErrorCode"] for e in body["Errors"]] == [error_code]
+    row = metered()[-1]
+    assert (row.status, row.outcome) == (status, outcome)
+
+
 @pytest.fixture
 def bank_config() -> dict:
     """Overrides of the first bank's BankConfig (a test sets fault or hold)."""
@@ -140,3 +155,85 @@ def platform(app: Flask, http, clock, bank_config: dict) -> Iterator[Platform]:
     finally:
         for server in servers:
             server.close()
+
+
+class ScriptedBank:
+    """A bank on a raw loopback socket that sends whatever a test scripts: what no HTTP
+    server would (a trickle, a redirect, garbage) included. Every call gets ``at_once``,
+    then ``trickled`` a byte every ``pause`` seconds, then the connection is closed."""
+
+    base_path = "/ob/v1"
+
+    def __init__(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.05)
+        self.base_url = f"http://127.0.0.1:{self._listener.getsockname()[1]}{self.base_path}"
+        self.at_once = b""
+        self.trickled = b""
+        self.pause = 0.3
+        self.requests: list[bytes] = []
+        #: set when the proxy closed a connection the bank was still sending on
+        self.hung_up = threading.Event()
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def answer(self, status: str, body: bytes, headers: dict[str, str] | None = None) -> None:
+        """Every call answered at once with ``status`` (e.g. "404 Not Found") and ``body``."""
+        self.at_once = self.head(status, len(body), headers) + body
+        self.trickled = b""
+
+    @staticmethod
+    def head(status: str, length: int, headers: dict[str, str] | None = None) -> bytes:
+        fields = {"Content-Type": "application/json", "Content-Length": str(length), "Connection": "close"}
+        fields.update(headers or {})
+        lines = [f"HTTP/1.1 {status}"] + [f"{name}: {value}" for name, value in fields.items()]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join(5)
+        self._listener.close()
+
+    def _serve(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                connection, _address = self._listener.accept()
+            except TimeoutError:
+                continue
+            with connection:
+                self._answer(connection)
+
+    def _answer(self, connection: socket.socket) -> None:
+        connection.settimeout(5)
+        request = b""
+        try:
+            while b"\r\n\r\n" not in request:
+                chunk = connection.recv(65536)
+                if not chunk:
+                    return
+                request += chunk
+            self.requests.append(request)
+            connection.sendall(self.at_once)
+            for byte in self.trickled:
+                if self._stopped.wait(self.pause):
+                    return
+                connection.sendall(bytes([byte]))
+        except OSError:
+            self.hung_up.set()
+
+
+@pytest.fixture
+def scripted_bank(platform: Platform) -> Iterator[ScriptedBank]:
+    """The platform's first bank, its published API now served by a ``ScriptedBank``."""
+    bank = ScriptedBank()
+    db.session.execute(
+        update(PublishedApi)
+        .where(PublishedApi.id == platform.apis[platform.bank])
+        .values(base_url=bank.base_url)
+    )
+    db.session.commit()
+    try:
+        yield bank
+    finally:
+        bank.stop()
