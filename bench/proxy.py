@@ -55,8 +55,6 @@ import math
 import os
 import platform
 import random
-import re
-import resource
 import secrets
 import shutil
 import signal
@@ -498,13 +496,7 @@ def run_wrk(
     with tempfile.TemporaryDirectory(prefix="senim-bench-proxy-") as tmp:
         run_dir = Path(tmp)
         started = time.perf_counter()
-        files = [(run_dir / f"requests.{t}").open("w") for t in range(threads)]
-        try:
-            for i, line in enumerate(lines):
-                files[i % threads].write(line)
-        finally:
-            for f in files:
-                f.close()
+        tb.write_lines(run_dir, lines, threads, prefix="requests")
         sign_seconds = time.perf_counter() - started
         command = [
             wrk,
@@ -522,7 +514,7 @@ def run_wrk(
             mode,
         ]
         cpu_before = {t.name: t.cpu_seconds() for t in processes}
-        children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        children_before = tb.children_cpu_seconds()
         wall = time.perf_counter()
         process = subprocess.Popen(
             command,
@@ -535,23 +527,12 @@ def run_wrk(
             _end_when_done(process, run_dir, threads)
         out, err = process.communicate()
         wall = time.perf_counter() - wall
-        children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = {t.name: round(100 * (t.cpu_seconds() - cpu_before[t.name]) / wall, 1) for t in processes}
-        cpu["wrk"] = round(
-            100
-            * (
-                (children_after.ru_utime + children_after.ru_stime)
-                - (children_before.ru_utime + children_before.ru_stime)
-            )
-            / wall,
-            1,
-        )
+        cpu["wrk"] = round(100 * (tb.children_cpu_seconds() - children_before) / wall, 1)
         result_file = run_dir / "result"
         if not result_file.exists():
             raise SystemExit(f"wrk failed ({process.returncode}):\n{out}\n{err}")
-        values = {
-            k: float(v) for k, v in (line.split(" ", 1) for line in result_file.read_text().splitlines())
-        }
+        values = tb.read_wrk_result(result_file)
         error_file = run_dir / "error"
         seconds = values["duration_us"] / 1e6
         return WrkRun(
@@ -911,16 +892,9 @@ def main() -> int:
     finally:
         if platform_ is not None:
             platform_.stop()
-            for target in platform_.targets():
-                errors = [
-                    line
-                    for line in target.log_path.read_text(errors="replace").splitlines()
-                    if re.search(r"Traceback|database is locked|WORKER TIMEOUT|\[ERROR\]", line)
-                ]
-                if errors:
-                    print(
-                        f"\n{target.name} log ({target.log_path}): {len(errors)} error lines, first: {errors[0]}"
-                    )
+            tb.report_log_errors(
+                platform_.targets(), r"Traceback|database is locked|WORKER TIMEOUT|\[ERROR\]"
+            )
     report["machine"] = {"cpus": os.cpu_count(), "platform": platform.platform()}
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"proxy-{report['created']}.json"

@@ -18,14 +18,9 @@
 -- repeated with more requests. done() writes <dir>/result, <dir>/error and,
 -- in refresh mode, the refresh tokens still unused to <dir>/tokens.out.
 
-local threads = {}
-local counter = 0
-
-function setup(thread)
-   thread:set("tid", counter)
-   counter = counter + 1
-   table.insert(threads, thread)
-end
+-- This script's directory holds wrk_results.lua (wrk loads scripts by the path it was given).
+local results = dofile(debug.getinfo(1, "S").source:sub(2):match("^(.*/)") .. "wrk_results.lua")
+setup = results.setup
 
 function init(args)
    dir = args[1]
@@ -96,45 +91,13 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
-   local totals = { ok = 0, bad = 0, fillers = 0, exhausted = 0, starved = 0 }
-   local error_text = nil
-   local tokens = assert(io.open(dir_out("tokens.out"), "w"))
-   for _, thread in ipairs(threads) do
-      for name, _ in pairs(totals) do
-         totals[name] = totals[name] + (thread:get(name) or 0)
-      end
-      error_text = error_text or thread:get("first_error")
-      local q = thread:get("queue") or {}
-      for _, token in pairs(q) do
+   local totals, first_error = results.totals({ "ok", "bad", "fillers", "exhausted", "starved" })
+   local tokens = assert(io.open(results.path("tokens.out"), "w"))
+   for _, thread in ipairs(results.threads) do
+      for _, token in pairs(thread:get("queue") or {}) do
          tokens:write(token, "\n")
       end
    end
    tokens:close()
-   local out = assert(io.open(dir_out("result"), "w"))
-   out:write("duration_us ", summary.duration, "\n")
-   out:write("requests ", summary.requests, "\n")
-   out:write("errors_connect ", summary.errors.connect, "\n")
-   out:write("errors_read ", summary.errors.read, "\n")
-   out:write("errors_write ", summary.errors.write, "\n")
-   out:write("errors_timeout ", summary.errors.timeout, "\n")
-   out:write("errors_status ", summary.errors.status, "\n")
-   for name, value in pairs(totals) do
-      out:write(name, " ", value, "\n")
-   end
-   out:write("latency_p50_us ", latency:percentile(50.0), "\n")
-   out:write("latency_p99_us ", latency:percentile(99.0), "\n")
-   out:write("latency_mean_us ", latency.mean, "\n")
-   out:write("latency_max_us ", latency.max, "\n")
-   out:close()
-   if error_text then
-      local err = assert(io.open(dir_out("error"), "w"))
-      err:write(error_text)
-      err:close()
-   end
-end
-
--- done() runs in wrk's main Lua state, where init() never ran: the output
--- directory comes from the environment there.
-function dir_out(name)
-   return os.getenv("BENCH_RUN_DIR") .. "/" .. name
+   results.write(summary, latency, totals, first_error)
 end

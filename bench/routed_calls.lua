@@ -21,17 +21,12 @@
 --   waiting GIVE_UP seconds after its last answer, and the calls it sent
 --   without an answer are counted (bench/proxy.py counts them as errors).
 --
--- done() writes <dir>/result (<dir> also in the environment as BENCH_RUN_DIR) ("name value" lines) and <dir>/error.
+-- done() writes <dir>/result ("name value" lines) and <dir>/error (bench/wrk_results.lua).
 
-local threads = {}
-local counter = 0
+-- This script's directory holds wrk_results.lua (wrk loads scripts by the path it was given).
+local results = dofile(debug.getinfo(1, "S").source:sub(2):match("^(.*/)") .. "wrk_results.lua")
+setup = results.setup
 local GIVE_UP = 15
-
-function setup(thread)
-   thread:set("tid", counter)
-   counter = counter + 1
-   table.insert(threads, thread)
-end
 
 function init(args)
    dir = args[1]
@@ -110,36 +105,6 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
-   -- done() runs in wrk's main Lua state, where init() never ran: the directory comes from the environment.
-   local dir = os.getenv("BENCH_RUN_DIR")
-   local totals = { sent = 0, answered = 0, ok = 0, bad = 0, fillers = 0, exhausted = 0 }
-   local error_text = nil
-   for _, thread in ipairs(threads) do
-      for name, _ in pairs(totals) do
-         totals[name] = totals[name] + thread:get(name)
-      end
-      local e = thread:get("first_error")
-      if e ~= nil and error_text == nil then
-         error_text = e
-      end
-   end
-   local out = assert(io.open(dir .. "/result", "w"))
-   for name, value in pairs(totals) do
-      out:write(name .. " " .. value .. "\n")
-   end
-   out:write("duration_us " .. summary.duration .. "\n")
-   out:write("errors_connect " .. summary.errors.connect .. "\n")
-   out:write("errors_read " .. summary.errors.read .. "\n")
-   out:write("errors_write " .. summary.errors.write .. "\n")
-   out:write("errors_timeout " .. summary.errors.timeout .. "\n")
-   out:write("latency_p50_us " .. latency:percentile(50) .. "\n")
-   out:write("latency_p99_us " .. latency:percentile(99) .. "\n")
-   out:write("latency_mean_us " .. latency.mean .. "\n")
-   out:write("latency_max_us " .. latency.max .. "\n")
-   out:close()
-   if error_text ~= nil then
-      local f = assert(io.open(dir .. "/error", "w"))
-      f:write(error_text)
-      f:close()
-   end
+   local totals, first_error = results.totals({ "sent", "answered", "ok", "bad", "fillers", "exhausted" })
+   results.write(summary, latency, totals, first_error)
 end

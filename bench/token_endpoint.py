@@ -44,7 +44,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -56,6 +56,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 ROOT = Path(__file__).resolve().parent.parent
+# The project's packages before bench/'s scripts: bench/biometrics.py would hide the biometrics
+# package that the interaction completer's imports reach (through the registry).
+sys.path.insert(0, str(ROOT))
 BENCH = ROOT / "bench"
 COMPARE = BENCH / "compare"
 RESULTS = BENCH / "results"
@@ -558,14 +561,41 @@ class RunResult:
     first_error: str | None = None
 
 
-def write_proofs(run_dir: Path, lines: Iterator[str], threads: int) -> None:
-    files = [(run_dir / f"proofs.{t}").open("w") for t in range(threads)]
+def write_lines(run_dir: Path, lines: Iterator[str], threads: int, prefix: str = "proofs") -> None:
+    """Line i goes to ``<prefix>.<i mod threads>``: each wrk thread reads its own file."""
+    files = [(run_dir / f"{prefix}.{t}").open("w") for t in range(threads)]
     try:
         for i, line in enumerate(lines):
             files[i % threads].write(line)
     finally:
         for f in files:
             f.close()
+
+
+def children_cpu_seconds() -> float:
+    """User + system CPU time of this process's finished children (wrk)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def read_wrk_result(result_file: Path) -> dict[str, float]:
+    """The "name value" lines a wrk script's done() wrote."""
+    return {
+        name: float(value)
+        for name, value in (line.split(" ", 1) for line in result_file.read_text().splitlines())
+    }
+
+
+def report_log_errors(targets: Iterable[Target], pattern: str) -> None:
+    """Print, per server, how many lines of its log match ``pattern`` and the first one."""
+    for target in targets:
+        errors = [
+            line
+            for line in target.log_path.read_text(errors="replace").splitlines()
+            if re.search(pattern, line)
+        ]
+        if errors:
+            print(f"\n{target.name} log ({target.log_path}): {len(errors)} error lines, first: {errors[0]}")
 
 
 def signed_requests(target: Target, client: ApiClient, scenario: str, count: int) -> Iterator[str]:
@@ -595,7 +625,7 @@ def run_wrk(
     with tempfile.TemporaryDirectory(prefix="senim-bench-run-") as tmp:
         run_dir = Path(tmp)
         started = time.perf_counter()
-        write_proofs(run_dir, signed_requests(target, client, scenario, pool), args.wrk_threads)
+        write_lines(run_dir, signed_requests(target, client, scenario, pool), args.wrk_threads)
         sign_seconds = time.perf_counter() - started
         if scenario == "refresh":
             for t in range(args.wrk_threads):
@@ -619,7 +649,7 @@ def run_wrk(
             target.filler_path,
         ]
         cpu_before = target.cpu_seconds()
-        children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        children_before = children_cpu_seconds()
         wall = time.perf_counter()
         done = subprocess.run(
             command,
@@ -629,16 +659,12 @@ def run_wrk(
             check=False,
         )
         wall = time.perf_counter() - wall
-        children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
         server_cpu = target.cpu_seconds() - cpu_before
-        wrk_cpu = (children_after.ru_utime + children_after.ru_stime) - (
-            children_before.ru_utime + children_before.ru_stime
-        )
+        wrk_cpu = children_cpu_seconds() - children_before
         result_file = run_dir / "result"
         if done.returncode != 0 or not result_file.exists():
             raise SystemExit(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-        raw = dict(line.split(" ", 1) for line in result_file.read_text().splitlines())
-        values = {k: float(v) for k, v in raw.items()}
+        values = read_wrk_result(result_file)
         error_file = run_dir / "error"
         remaining = (run_dir / "tokens.out").read_text().split() if scenario == "refresh" else []
         seconds = values["duration_us"] / 1e6
@@ -874,16 +900,9 @@ def main() -> int:
     finally:
         for target in targets.values():
             target.stop()
-        for target in targets.values():
-            errors = [
-                line
-                for line in target.log_path.read_text(errors="replace").splitlines()
-                if re.search(r"Traceback|database is locked|server_error|WORKER TIMEOUT|\[ERROR\]", line)
-            ]
-            if errors:
-                print(
-                    f"\n{target.name} log ({target.log_path}): {len(errors)} error lines, first: {errors[0]}"
-                )
+        report_log_errors(
+            targets.values(), r"Traceback|database is locked|server_error|WORKER TIMEOUT|\[ERROR\]"
+        )
 
     print("\nmedian of the timed runs")
     print(table(results, scenarios))

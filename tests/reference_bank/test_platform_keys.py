@@ -41,6 +41,17 @@ class JwksServer:
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
 
+def _bank_fetching_from(jwks_server: JwksServer, clock) -> BankConfig:
+    return BankConfig(
+        bank_id=BANK_ID,
+        name="Altyn",
+        bank_code="101",
+        platform_issuer=ISSUER,
+        jwks_url=jwks_server.url,
+        now=clock,
+    )
+
+
 @pytest.fixture
 def jwks_server() -> Iterator[JwksServer]:
     server = JwksServer()
@@ -54,14 +65,7 @@ def test_the_jwks_is_fetched_over_http_once_and_refetched_on_rotation(
     jwks_server, platform: Platform, clock
 ) -> None:
     jwks_server.jwks = public_jwks(platform.key)
-    config = BankConfig(
-        bank_id=BANK_ID,
-        name="Altyn",
-        bank_code="101",
-        platform_issuer=ISSUER,
-        jwks_url=jwks_server.url,
-        now=clock,
-    )
+    config = _bank_fetching_from(jwks_server, clock)
     call = Caller(create_bank_app(config).test_client(), platform)
     assert call.get("/accounts").status_code == 200
     assert call.get("/accounts").status_code == 200
@@ -113,14 +117,7 @@ def test_a_platform_that_is_down_is_asked_again_only_after_the_interval(platform
 
 def test_keys_fetched_at_start_serve_the_first_calls(jwks_server, platform: Platform, clock) -> None:
     jwks_server.jwks = public_jwks(platform.key)
-    config = BankConfig(
-        bank_id=BANK_ID,
-        name="Altyn",
-        bank_code="101",
-        platform_issuer=ISSUER,
-        jwks_url=jwks_server.url,
-        now=clock,
-    )
+    config = _bank_fetching_from(jwks_server, clock)
     app = create_bank_app(config)
     assert app.config["VERIFIER"].keys.prefetch() is True
     assert jwks_server.fetches == 1

@@ -22,13 +22,18 @@ from tests.resource_proxy.conftest import (
 )
 
 
-@pytest.fixture
-def sla(app) -> Iterator[None]:
-    """The proxy waits a quarter of a second for a bank (SENIM_PROXY_TIMEOUT)."""
+def _proxy_timeout(app, seconds: float) -> Iterator[None]:
+    """SENIM_PROXY_TIMEOUT set to ``seconds`` for one test."""
     settings = app.extensions["senim.settings"]
-    app.extensions["senim.settings"] = settings.with_overrides(proxy_timeout=0.25)
+    app.extensions["senim.settings"] = settings.with_overrides(proxy_timeout=seconds)
     yield
     app.extensions["senim.settings"] = settings
+
+
+@pytest.fixture
+def sla(app) -> Iterator[None]:
+    """The proxy waits a quarter of a second for a bank."""
+    yield from _proxy_timeout(app, 0.25)
 
 
 def test_a_bank_that_is_down_gives_502(platform: Platform) -> None:
@@ -67,11 +72,8 @@ def test_a_bank_slower_than_the_sla_gives_504(platform: Platform, hold: threadin
 
 @pytest.fixture
 def one_second(app) -> Iterator[None]:
-    """The proxy waits a second for a bank's whole answer (SENIM_PROXY_TIMEOUT)."""
-    settings = app.extensions["senim.settings"]
-    app.extensions["senim.settings"] = settings.with_overrides(proxy_timeout=1.0)
-    yield
-    app.extensions["senim.settings"] = settings
+    """The proxy waits a second for a bank's whole answer."""
+    yield from _proxy_timeout(app, 1.0)
 
 
 def test_a_bank_trickling_its_body_gives_504_at_the_deadline(
