@@ -59,7 +59,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     import idp.cabinet
     import idp.customer_login
     import idp.models
-    import idp.otp  # noqa: F401
+    import idp.otp
+    import idp.staff_login  # noqa: F401
     import resource_proxy.models  # noqa: F401
     from biometrics.registry import LocalReferenceRegistry
     from consent_ui import init_consent_ui

@@ -110,6 +110,31 @@ def seed() -> None:
             click.echo(line)
 
 
+@demo.command("staff-code")
+@click.argument("email")
+def demo_staff_code_command(email: str) -> None:
+    """The sign-in code of a demo staff account (operator@senim.demo, …) — never outside the demo."""
+    from idp.staff_login import SignInRefused, code_to_type_now
+    from registry.staff import member_by_email
+    from senim.demo import DEMO_STAFF
+
+    app = _app()
+    if app.extensions["senim.settings"].production:
+        raise click.ClickException("demo accounts do not exist in production")
+    if email.strip().lower() not in {address for address, *_rest in DEMO_STAFF}:
+        raise click.ClickException(
+            f"{email} is not a demo staff account: {', '.join(a for a, *_r in DEMO_STAFF)}"
+        )
+    with app.app_context():
+        member = member_by_email(email)
+        if member is None:
+            raise click.ClickException(f"{email} is not seeded yet: run `senim demo seed`")
+        try:
+            click.echo(code_to_type_now(member))
+        except SignInRefused as error:
+            raise click.ClickException(str(error)) from None
+
+
 @demo.command("login")
 @click.option("--hint", default=None, help="login_hint for the pages: an IIN or a phone number.")
 @click.option("--timeout", default=600, show_default=True, help="Seconds to wait for the browser.")
@@ -723,3 +748,73 @@ def purge() -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
+
+
+# -- staff (participants' staff and the platform's operators) ------------------------------------
+@main.group()
+def staff() -> None:
+    """Staff accounts: invitations for participants' staff and the platform's operators."""
+
+
+def _print_invitation(member: object, secret: str) -> None:
+    from flask import current_app
+
+    from idp.staff_login import staff_origin
+
+    origin = staff_origin(current_app.extensions["senim.settings"].issuer)
+    click.echo(json.dumps(member.as_dict(), ensure_ascii=False))
+    click.echo(f"Invitation link (works once, for three days): {origin}/registry/join/{secret}")
+
+
+@staff.command("invite-operator")
+@click.option("--email", required=True, help="the operator's e-mail address (their sign-in name)")
+@click.option("--name", default="", help="their name as colleagues see it")
+def staff_invite_operator(email: str, name: str) -> None:
+    """Invite an operator of the platform (the first one starts here) and print the link to send them."""
+    from registry.staff import OPERATOR, StaffError, invite
+
+    with _app().app_context():
+        try:
+            member, secret = invite(
+                participant_id=None, email=email, role=OPERATOR, name=name, invited_by=None
+            )
+        except StaffError as error:
+            raise click.ClickException(str(error)) from None
+        _print_invitation(member, secret)
+
+
+@staff.command("invite")
+@click.option("--participant", "participant_id", required=True, help="the participant's id")
+@click.option("--email", required=True)
+@click.option("--name", default="")
+@click.option(
+    "--role",
+    type=click.Choice(["admin", "developer", "finance", "viewer"]),
+    default="admin",
+    show_default=True,
+)
+def staff_invite(participant_id: str, email: str, name: str, role: str) -> None:
+    """Invite a participant's staff member (e.g. its first admin) and print the link to send them."""
+    from registry.staff import StaffError, invite
+
+    with _app().app_context():
+        try:
+            member, secret = invite(
+                participant_id=participant_id, email=email, role=role, name=name, invited_by=None
+            )
+        except StaffError as error:
+            raise click.ClickException(str(error)) from None
+        _print_invitation(member, secret)
+
+
+@staff.command("list")
+@click.option(
+    "--participant", "participant_id", default=None, help="a participant's staff (default: operators)"
+)
+def staff_list(participant_id: str | None) -> None:
+    """Staff of a participant, or the operators, one JSON object a line."""
+    from registry.staff import staff_of
+
+    with _app().app_context():
+        for member in staff_of(participant_id):
+            click.echo(json.dumps(member.as_dict(), ensure_ascii=False))
