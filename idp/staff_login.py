@@ -260,11 +260,6 @@ def _credential_json(credential: object) -> str:
 
 
 # -- passkeys: registration ------------------------------------------------------------------------
-def _user_handle(member: StaffMember) -> bytes:
-    # WebAuthn §14.6.1: the user handle must not be personal data; the member id is a random UUID.
-    return member.id.encode()
-
-
 def passkeys_of(member: StaffMember) -> list[StaffPasskey]:
     return list(
         db.session.scalars(
@@ -275,33 +270,46 @@ def passkeys_of(member: StaffMember) -> list[StaffPasskey]:
 
 def registration_options(member: StaffMember) -> tuple[str, str]:
     """``(challenge id, options JSON)`` for ``navigator.credentials.create``."""
+    return registration_options_for(member.id, member.email, member.name, passkeys_of(member))
+
+
+def registration_options_for(
+    staff_id: str, email: str, name: str, existing: list[StaffPasskey] | None = None
+) -> tuple[str, str]:
+    """The same for a member about to exist (a participant's first admin at sign-up)."""
     rp = RelyingParty.current()
-    row = _new_challenge("register", member.id)
+    row = _new_challenge("register", staff_id)
     options = generate_registration_options(
         rp_id=rp.id,
         rp_name=rp.name,
-        user_id=_user_handle(member),
-        user_name=member.email,
-        user_display_name=member.name,
+        # WebAuthn §14.6.1: the user handle must not be personal data; the member id is a random UUID.
+        user_id=staff_id.encode(),
+        user_name=email,
+        user_display_name=name,
         challenge=row.challenge,
         timeout=CHALLENGE_TTL * 1000,
         authenticator_selection=AuthenticatorSelectionCriteria(
             resident_key=ResidentKeyRequirement.REQUIRED,
             user_verification=UserVerificationRequirement.REQUIRED,
         ),
-        exclude_credentials=[PublicKeyCredentialDescriptor(id=p.credential_id) for p in passkeys_of(member)],
+        exclude_credentials=[PublicKeyCredentialDescriptor(id=p.credential_id) for p in existing or []],
     )
     return row.id, options_to_json(options)
 
 
-def register_passkey(member: StaffMember, challenge_id: str, credential: object, name: str) -> StaffPasskey:
-    """Keep the new passkey if the authenticator's answer verifies against our challenge."""
-    # An invited member registers their first passkey as they accept the invitation.
-    if member.status not in (ACTIVE, INVITED):
-        raise PasskeyRefused("This staff account is not active.")
-    if len(passkeys_of(member)) >= MAX_PASSKEYS:
-        raise PasskeyRefused(f"At most {MAX_PASSKEYS} passkeys: remove one first.")
-    challenge = _consume_challenge(challenge_id, "register", member.id)
+@dataclass(frozen=True)
+class NewPasskey:
+    """A passkey whose creation verified, not kept yet."""
+
+    staff_id: str
+    credential_id: bytes
+    public_key: bytes
+    sign_count: int
+
+
+def verify_new_passkey(staff_id: str, challenge_id: str, credential: object) -> NewPasskey:
+    """The authenticator's answer to our registration challenge for ``staff_id``, verified."""
+    challenge = _consume_challenge(challenge_id, "register", staff_id)
     rp = RelyingParty.current()
     try:
         verified = verify_registration_response(
@@ -312,23 +320,38 @@ def register_passkey(member: StaffMember, challenge_id: str, credential: object,
             require_user_verification=True,
         )
     except (InvalidRegistrationResponse, ValueError, KeyError, TypeError) as error:
-        audit("staff.passkey_refused", staff_id=member.id, outcome="refused", reason=type(error).__name__)
+        audit("staff.passkey_refused", staff_id=staff_id, outcome="refused", reason=type(error).__name__)
         raise PasskeyRefused("The passkey could not be verified: try again.") from None
     if db.session.scalar(select(StaffPasskey.id).where(StaffPasskey.credential_id == verified.credential_id)):
         raise PasskeyRefused("This passkey is already registered.")
+    return NewPasskey(staff_id, verified.credential_id, verified.credential_public_key, verified.sign_count)
+
+
+def keep_passkey(new: NewPasskey, name: str, *, commit: bool = True) -> StaffPasskey:
     passkey = StaffPasskey(
         id=secrets.token_hex(16),
-        staff_id=member.id,
-        credential_id=verified.credential_id,
-        public_key=verified.credential_public_key,
-        sign_count=verified.sign_count,
+        staff_id=new.staff_id,
+        credential_id=new.credential_id,
+        public_key=new.public_key,
+        sign_count=new.sign_count,
         name=(" ".join((name or "").split())[:60] or "Passkey"),
         created_at=clock.now_int(),
     )
     db.session.add(passkey)
-    db.session.commit()
-    audit("staff.passkey_added", staff_id=member.id, passkey_id=passkey.id)
+    if commit:
+        db.session.commit()
+        audit("staff.passkey_added", staff_id=new.staff_id, passkey_id=passkey.id)
     return passkey
+
+
+def register_passkey(member: StaffMember, challenge_id: str, credential: object, name: str) -> StaffPasskey:
+    """Keep the new passkey if the authenticator's answer verifies against our challenge."""
+    # An invited member registers their first passkey as they accept the invitation.
+    if member.status not in (ACTIVE, INVITED):
+        raise PasskeyRefused("This staff account is not active.")
+    if len(passkeys_of(member)) >= MAX_PASSKEYS:
+        raise PasskeyRefused(f"At most {MAX_PASSKEYS} passkeys: remove one first.")
+    return keep_passkey(verify_new_passkey(member.id, challenge_id, credential), name)
 
 
 def remove_passkey(member: StaffMember, passkey_id: str) -> None:
