@@ -296,10 +296,11 @@ def clients() -> None:
 @click.option("--name", required=True)
 @click.option(
     "--jwks-file",
-    required=True,
+    default=None,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="the client's public keys (JWKS JSON)",
 )
+@click.option("--jwks-uri", default=None, help="or: where the client publishes its public keys (https)")
 @click.option("--redirect-uri", "redirect_uris", multiple=True)
 @click.option("--scope", default="openid accounts", show_default=True)
 @click.option(
@@ -323,7 +324,8 @@ def clients() -> None:
 )
 def clients_add(
     name: str,
-    jwks_file: Path,
+    jwks_file: Path | None,
+    jwks_uri: str | None,
     redirect_uris: tuple[str, ...],
     scope: str,
     grant_types: tuple[str, ...],
@@ -334,16 +336,19 @@ def clients_add(
     """Register a client and print it as JSON."""
     from idp.clients import ClientRegistrationError, register_client
 
-    try:
-        jwks = json.loads(jwks_file.read_text())
-    except ValueError as error:
-        raise click.ClickException(f"{jwks_file} is not JSON: {error}") from None
+    jwks = None
+    if jwks_file is not None:
+        try:
+            jwks = json.loads(jwks_file.read_text())
+        except ValueError as error:
+            raise click.ClickException(f"{jwks_file} is not JSON: {error}") from None
     app = _app()
     with app.app_context():
         try:
             client = register_client(
                 name=name,
                 jwks=jwks,
+                jwks_uri=jwks_uri,
                 redirect_uris=list(redirect_uris),
                 scope=scope,
                 grant_types=list(grant_types) or ["authorization_code", "refresh_token"],
