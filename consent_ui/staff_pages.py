@@ -689,3 +689,48 @@ def unblock_participant(member: StaffMember, participant_id: str) -> Response:
         db.session.rollback()
         flash(str(refusal), "error")
     return redirect(url_for("staff_ui.console"), code=303)
+
+
+# -- the audit log ---------------------------------------------------------------------------------
+AUDIT_PAGE = 100
+
+
+def _day_ms(text: str | None, end: bool = False) -> int | None:
+    """A date (YYYY-MM-DD, UTC) as milliseconds since the epoch: its start, or the next day's."""
+    import datetime
+
+    try:
+        day = datetime.date.fromisoformat((text or "").strip())
+    except ValueError:
+        return None
+    if end:
+        day += datetime.timedelta(days=1)
+    return int(datetime.datetime(day.year, day.month, day.day, tzinfo=datetime.UTC).timestamp() * 1000)
+
+
+@bp.get("/console/audit")
+@signed_in
+def audit_log(member: StaffMember) -> str:
+    from senim.audit import find_audit_events
+
+    staff_registry.require_permission(_operator(member), "read_audit_log")
+    args = request.args
+    before = args.get("before", "")
+    filters = {
+        "event": args.get("event", "").strip() or None,
+        "outcome": args.get("outcome", "").strip() or None,
+        "participant_id": args.get("participant", "").strip() or None,
+        "actor_id": args.get("actor", "").strip() or None,
+        "since_ms": _day_ms(args.get("from")),
+        "until_ms": _day_ms(args.get("to"), end=True),
+    }
+    events = find_audit_events(
+        **filters, before_id=int(before) if before.isdigit() else None, limit=AUDIT_PAGE + 1
+    )
+    more = len(events) > AUDIT_PAGE
+    return render_template(
+        "consent_ui/registry/audit.html",
+        events=events[:AUDIT_PAGE],
+        next_before=events[AUDIT_PAGE - 1].id if more else None,
+        query={k: v for k, v in args.items() if k != "before"},
+    )
