@@ -342,7 +342,7 @@ def _fail_unless_status(answer: Answer, expected: int, what: str) -> None:
 
 
 def _fail_unless_standard_shape(answer: Answer) -> None:
-    problems = shape_problems(answer)
+    problems = list(dict.fromkeys(shape_problems(answer)))  # once each, in order
     if problems:
         raise CheckFailed(
             "; ".join(problems[:5]) + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else "")
