@@ -1,5 +1,6 @@
 """API publication through the sandbox: an API provider submits its API, the
-conformance suite (``registry/conformance.py``) checks its sandbox, and only a
+conformance suite (``resource_proxy/conformance.py``, run through
+``registry/conformance.py``) checks its sandbox, and only a
 passing API is published to the showcase and routed by the proxy.
 
 Statuses (docs/api-publication.md)::
@@ -31,7 +32,7 @@ from registry.apis import (
     get_api,
     validate_base_url,
 )
-from registry.conformance import Sandbox, SuiteReport, run_suite
+from registry.conformance import FAILED, SandboxTarget, SuiteReport, conformance_suite
 from registry.models import (
     CHECK_TRIGGERS,
     PUBLISHED,
@@ -190,15 +191,12 @@ def run_check(api_id: str, trigger: str) -> CheckOutcome:
     """Run the suite against the API's sandbox (claimed by the caller) and record the run:
     the status that follows, the health fields, the next due time, the claim released."""
     api = db.session.get(PublishedApi, api_id, populate_existing=True)
-    settings = current_app.extensions["senim.settings"]
     started_at = clock.now_int()
-    report = run_suite(
-        Sandbox(
+    report = conformance_suite().run(
+        SandboxTarget(
             base_url=api.sandbox_url,
             provider_id=api.provider_id,
             customer_iin=api.sandbox_customer_iin or DEFAULT_SANDBOX_CUSTOMER_IIN,
-            issuer=settings.issuer,
-            timeout=settings.proxy_timeout,
         )
     )
     finished_at = clock.now_int()
@@ -253,7 +251,7 @@ _STATUS_EVENTS = {
 
 
 def _failures(report: SuiteReport) -> str:
-    return "\n".join(f"- {r.name}: {r.detail}" for r in report.results if r.status == "failed")
+    return "\n".join(f"- {r.name}: {r.detail}" for r in report.results if r.status == FAILED)
 
 
 def _tell_provider(api: PublishedApi, before: str, after: str, report: SuiteReport) -> None:

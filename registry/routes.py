@@ -32,7 +32,7 @@ def showcase_list() -> Response | tuple[Response, int]:
 @bp.get(f"{PREFIX}/apis/<api_id>/checks")
 def api_checks(api_id: str) -> Response | tuple[Response, int]:
     """Public for now: a run names checks and fields, never account data, addresses or
-    secrets (registry/conformance.py). The cabinet may later show more to the provider."""
+    secrets (resource_proxy/conformance.py). The cabinet may later show more to the provider."""
     if get_api(api_id) is None:
         return _error(404, "not_found", "no such API")
     limit_text = request.args.get("limit", "50")

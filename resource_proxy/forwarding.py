@@ -208,7 +208,7 @@ def call_bank(url: str, headers: dict[str, str], *, timeout: float) -> RawAnswer
     """One GET to a bank through the pooled client, the whole answer within ``timeout``.
 
     The proxy forwards calls with it, and the sandbox's conformance suite
-    (``registry/conformance.py``) checks a bank with it, so a bank passes the
+    (``resource_proxy/conformance.py``) checks a bank with it, so a bank passes the
     suite only if it answers the way the proxy will call it."""
     try:
         response = POOL.request(

@@ -13,10 +13,11 @@ from sqlalchemy import func, select
 from reference_bank import app as reference_bank_app
 from reference_bank.config import DEMO_IINS
 from registry.apis import ApiRegistryError, published_api
-from registry.conformance import CHECK_NAMES, FAILED, NOT_RUN, PASSED
+from registry.conformance import FAILED, NOT_RUN, PASSED
 from registry.models import PUBLISHED, REFUSED, ApiCheckRun, PublishedApi
 from registry.notifications import list_notifications
 from registry.publication import DEFAULT_SANDBOX_CUSTOMER_IIN, recheck_api, submit_api
+from resource_proxy.conformance import CHECK_NAMES
 from resource_proxy.standard import errors as standard_errors
 from senim.database import db
 from tests.registry.conftest import Switchable, answering, reference_bank, rewriting, serve
