@@ -37,7 +37,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from urllib.parse import quote, urlsplit
 
@@ -151,7 +151,6 @@ class Sandbox:
     first_too_slow: SandboxTooSlow | None = None
     account_id: str | None = None
     transactions: Answer | None = None
-    extra: dict = field(default_factory=dict)
 
 
 #: How an assertion is made for a call: the platform's, none, signed by a key not the
@@ -437,6 +436,20 @@ def check_transactions_basic_hides_detail(sandbox: Sandbox) -> str:
     return "no Detail field under ReadTransactionsBasic"
 
 
+def _under(url: object, base_url: str) -> bool:
+    return isinstance(url, str) and (url == base_url or url.startswith(base_url + "/"))
+
+
+def _fail_if_links_elsewhere(page: Answer, number: int, base_url: str) -> None:
+    # The proxy rewrites Links from the bank's base URL to its own and refuses an answer
+    # linking elsewhere (forwarding.rewrite_links): the API user never learns another address.
+    elsewhere = [name for name, url in page.body["Links"].items() if not _under(url, base_url)]
+    if elsewhere:
+        raise CheckFailed(
+            f"Links.{', Links.'.join(elsewhere)} of page {number} not under the sandbox base URL"
+        )
+
+
 def check_transactions_paging(sandbox: Sandbox) -> str:
     """Links.Next followed (up to MAX_PAGES pages): each page in the standard's shape, its links
     under the sandbox base URL (the proxy refuses others), Meta.TotalPages the same on every
@@ -444,19 +457,18 @@ def check_transactions_paging(sandbox: Sandbox) -> str:
     page = sandbox.transactions
     if page is None:
         raise CheckNotRun("needs a first page of transactions (see transactions_shape)")
+    _fail_if_links_elsewhere(page, 1, sandbox.base_url)
     total = page.body["Meta"].get("TotalPages")
     seen = {t["TransactionId"] for t in _data_items(page, "Transaction")}
     followed = 1
-    while followed < MAX_PAGES:
-        next_url = page.body["Links"].get("Next")
-        if next_url is None:
-            break
-        if not (next_url == sandbox.base_url or next_url.startswith(sandbox.base_url + "/")):
-            raise CheckFailed(f"Links.Next of page {followed} is not under the sandbox base URL")
-        page = call(sandbox, TRANSACTIONS, DETAIL, account_id=sandbox.account_id, url=next_url)
+    while followed < MAX_PAGES and "Next" in page.body["Links"]:
+        page = call(
+            sandbox, TRANSACTIONS, DETAIL, account_id=sandbox.account_id, url=page.body["Links"]["Next"]
+        )
         followed += 1
         _fail_unless_status(page, 200, f"page {followed} of transactions")
         _fail_unless_standard_shape(page)
+        _fail_if_links_elsewhere(page, followed, sandbox.base_url)
         if page.body["Meta"].get("TotalPages") != total:
             raise CheckFailed(f"Meta.TotalPages on page {followed} differs from page 1")
         ids = {t["TransactionId"] for t in _data_items(page, "Transaction")}

@@ -92,6 +92,23 @@ def _server_error_instead_of_404(environ: dict, status: str, headers: list, body
     return "500 INTERNAL SERVER ERROR", headers, json.dumps(error).encode()
 
 
+def _links_elsewhere(environ: dict, status: str, headers: list, body: bytes) -> tuple:
+    if environ["PATH_INFO"].endswith("/transactions"):
+        body = body.replace(b"http://127.0.0.1:", b"https://elsewhere.example:")
+    return status, headers, body
+
+
+def _page_ignored(inner: Callable) -> Callable:
+    """Serves page 1 whatever page is asked: following Links.Next repeats the first page."""
+
+    def app(environ: dict, start_response: Callable) -> object:
+        if environ["PATH_INFO"].endswith("/transactions"):
+            environ = {**environ, "QUERY_STRING": ""}
+        return inner(environ, start_response)
+
+    return app
+
+
 def _open_without_assertion(inner: Callable) -> Callable:
     """Answers 200 (an empty account list in the standard's shape) when no assertion is sent."""
     empty = answering(
@@ -116,6 +133,13 @@ def _open_without_assertion(inner: Callable) -> Callable:
         ),
         pytest.param(
             _open_without_assertion, {"refuses_missing_assertion"}, set(), id="200-without-assertion"
+        ),
+        pytest.param(_page_ignored, {"transactions_paging"}, set(), id="paging-repeats-page-1"),
+        pytest.param(
+            lambda bank: rewriting(bank, _links_elsewhere),
+            {"transactions_paging"},
+            set(),
+            id="links-elsewhere",
         ),
         pytest.param(
             lambda bank: rewriting(bank, _server_error_instead_of_404),
