@@ -196,3 +196,13 @@ def test_a_participant_reads_its_own_notifications_only(app: Flask, clock) -> No
     with pytest.raises(NotificationError):
         mark_read(other, second.id)
     assert list_notifications(other) == []
+
+
+def test_every_registry_route_is_in_its_openapi_document(app: Flask, http) -> None:
+    document = http.get("/openapi/registry.json").get_json()
+    routes = {
+        rule.rule.replace("<", "{").replace(">", "}").removeprefix("/registry/v1")
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint.startswith("registry.") and not rule.rule.startswith("/openapi")
+    }
+    assert routes and routes <= set(document["paths"])
