@@ -5,5 +5,19 @@ active or blocked.
 
 This is the part the authorization server needs now: it asks whether a
 client's API user and the banks a consent names may take part. Staff,
-accreditation, certificates, the showcase and billing come later.
+accreditation, certificates and billing come later. API publication through
+the sandbox is in ``publication.py`` (checks in ``conformance.py``, scheduled
+re-checks in ``worker.py``), the showcase in ``showcase.py``, their JSON API in
+``routes.py``.
 """
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_registry(app: Flask) -> None:
+    """The registry's JSON API (the showcase, check history) and its OpenAPI document."""
+    from registry.routes import bp
+
+    app.register_blueprint(bp)

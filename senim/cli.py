@@ -638,6 +638,105 @@ def apis_subscribe(client_id: str, api_id: str) -> None:
         click.echo(json.dumps(subscription.as_public_dict()))
 
 
+@apis.command("submit")
+@click.option("--provider", "provider_id", required=True, help="participant id of the bank (an API provider)")
+@click.option("--base-url", required=True, help="the production base URL the proxy will route to")
+@click.option("--sandbox-url", required=True, help="the sandbox base URL the conformance suite checks")
+@click.option("--description", required=True, help="plain text shown on the showcase (up to 1000 characters)")
+@click.option(
+    "--sandbox-iin",
+    default=None,
+    help="the test customer whose data the sandbox serves (default: the reference banks' 900101300017)",
+)
+def apis_submit(
+    provider_id: str, base_url: str, sandbox_url: str, description: str, sandbox_iin: str | None
+) -> None:
+    """Submit an account-information v1 API: the sandbox's conformance suite runs against it
+    and it is published only if every check passes. Prints the API and the report as JSON."""
+    from registry.apis import ApiRegistryError
+    from registry.publication import DEFAULT_SANDBOX_CUSTOMER_IIN, submit_api
+
+    with _app().app_context():
+        try:
+            outcome = submit_api(
+                provider_id=provider_id,
+                base_url=base_url,
+                sandbox_url=sandbox_url,
+                description=description,
+                sandbox_customer_iin=sandbox_iin or DEFAULT_SANDBOX_CUSTOMER_IIN,
+            )
+        except ApiRegistryError as error:
+            raise click.ClickException(str(error)) from None
+        _echo_outcome(outcome)
+
+
+@apis.command("recheck")
+@click.argument("api_id")
+def apis_recheck(api_id: str) -> None:
+    """Run the conformance suite against the API's sandbox now; print the report as JSON."""
+    from registry.apis import ApiRegistryError
+    from registry.publication import recheck_api
+
+    with _app().app_context():
+        try:
+            outcome = recheck_api(api_id)
+        except ApiRegistryError as error:
+            raise click.ClickException(str(error)) from None
+        _echo_outcome(outcome)
+
+
+def _echo_outcome(outcome: object) -> None:
+    click.echo(json.dumps({"api": outcome.api.as_public_dict(), "check": outcome.run.as_public_dict()}))
+    if not outcome.report.passed:
+        raise click.ClickException(
+            f"API {outcome.api.id} is {outcome.api.status}: failed {', '.join(outcome.report.failed_checks)}"
+        )
+
+
+@apis.command("checks")
+@click.argument("api_id")
+@click.option("--limit", default=20, show_default=True, help="runs shown, newest first")
+def apis_checks(api_id: str, limit: int) -> None:
+    """The API's conformance check runs, newest first, one JSON object a line."""
+    from registry.apis import ApiRegistryError
+    from registry.showcase import check_history
+
+    with _app().app_context():
+        try:
+            runs = check_history(api_id, limit)
+        except ApiRegistryError as error:
+            raise click.ClickException(str(error)) from None
+        for run in runs:
+            click.echo(json.dumps(run.as_public_dict()))
+
+
+# -- the worker: scheduled re-checks of published APIs --------------------------------------------
+@main.command()
+@click.option("--once", is_flag=True, help="run the due checks once and exit")
+@click.option("--poll", type=float, default=5.0, show_default=True, help="seconds between two rounds")
+def worker(once: bool, poll: float) -> None:
+    """Re-check every published or suspended API whose check is due (every
+    SENIM_API_CHECK_INTERVAL seconds): a failure suspends it, a pass publishes it again.
+    Several workers may run: each API is claimed by one. Stops on Ctrl-C or SIGTERM."""
+    import signal
+    import threading
+
+    from registry.worker import run_worker
+
+    app = _app()
+    stop = threading.Event()
+    if not once:
+        signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
+        interval = app.extensions["senim.settings"].api_check_interval
+        click.echo(f"checking published APIs every {interval} s (SENIM_API_CHECK_INTERVAL); Ctrl-C stops")
+    try:
+        checked = run_worker(app, stop, once=once, poll_seconds=poll)
+    except KeyboardInterrupt:
+        stop.set()
+        return
+    click.echo(f"{checked} API check(s) run")
+
+
 # -- people (the reference photo registry) ------------------------------------------------
 @main.group()
 def people() -> None:

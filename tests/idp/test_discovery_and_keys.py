@@ -118,12 +118,12 @@ def test_openapi_document_is_valid_and_lists_every_endpoint(app, http) -> None:
     document = http.get("/openapi/authorization-server.json").get_json()
     validate(document)
     # The authorization server's own endpoints; the customer and staff pages are HTML and the
-    # consent API and the resource proxy have their own documents (/openapi/consents.json,
-    # /openapi/open-banking.json).
+    # consent API, the resource proxy and the registry have their own documents
+    # (/openapi/consents.json, /openapi/open-banking.json, /openapi/registry.json).
     rules = {
         rule.rule.replace("<", "{").replace(">", "}")
         for rule in app.url_map.iter_rules()
-        if not rule.endpoint.startswith(("consent_ui.", "staff_ui.", "consents.", "resource_proxy."))
+        if not rule.endpoint.startswith(("consent_ui.", "staff_ui.", "consents.", "resource_proxy.", "registry."))
     }
     idp_rules = {r for r in rules if not r.startswith(("/static", "/openapi", "/dev", "/.well-known/oauth"))}
     assert idp_rules <= set(document["paths"])
