@@ -1,8 +1,8 @@
 """API publication through the sandbox: conformance check runs, health and lease columns
 on published_apis, the participants' inbox
 
-Revision ID: 0013_api_conformance_checks
-Revises: 0011
+Revision ID: 0017
+Revises: 0016
 Create Date: 2026-12-03 08:10:00
 
 Written by hand. Columns are added in batch mode so SQLite (which cannot
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = "0013_api_conformance_checks"
+revision = "0017"
 down_revision = "0016"
 branch_labels = None
 depends_on = None
