@@ -60,7 +60,7 @@ def init_consent_ui(app: Flask, settings: Settings) -> None:
         PERMISSION_WORDS=PERMISSION_WORDS, STATUS_WORDS=STATUS_WORDS, CHANGE_WORDS=CHANGE_WORDS
     )
     app.register_blueprint(bp)
-    from consent_ui import cabinet_apps, staff_pages  # noqa: F401 - cabinet_apps adds routes to staff_pages.bp
+    from consent_ui import cabinet_apis, cabinet_apps, staff_pages  # noqa: F401 - they add routes to staff_pages.bp
 
     app.register_blueprint(staff_pages.bp)
 

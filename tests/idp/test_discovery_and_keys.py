@@ -123,7 +123,9 @@ def test_openapi_document_is_valid_and_lists_every_endpoint(app, http) -> None:
     rules = {
         rule.rule.replace("<", "{").replace(">", "}")
         for rule in app.url_map.iter_rules()
-        if not rule.endpoint.startswith(("consent_ui.", "staff_ui.", "consents.", "resource_proxy.", "registry."))
+        if not rule.endpoint.startswith(
+            ("consent_ui.", "staff_ui.", "consents.", "resource_proxy.", "registry.")
+        )
     }
     idp_rules = {r for r in rules if not r.startswith(("/static", "/openapi", "/dev", "/.well-known/oauth"))}
     assert idp_rules <= set(document["paths"])

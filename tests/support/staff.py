@@ -48,8 +48,10 @@ class Staff:
 
 
 def staff_browser(app):
-    """A test client whose requests go to the staff pages' origin (not the test client's localhost)."""
+    """A test client whose requests go to the staff pages' origin (not the test client's localhost),
+    from a browser asking for English (the language the tests read)."""
     client = app.test_client()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
     open_ = client.open
 
     def open_at_staff_origin(*args: object, **kwargs: object):
