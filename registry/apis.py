@@ -74,25 +74,39 @@ def add_api(
     publish: bool = False,
     standard: str = ACCOUNT_INFORMATION,
     version: str = "v1",
+    sandbox_url: str | None = None,
+    description: str | None = None,
 ) -> PublishedApi:
-    """Register a bank's API at ``base_url`` (published at once with ``publish``)."""
+    """Register a bank's API at ``base_url`` (published at once with ``publish``, without the
+    sandbox's first check: the operator's and the demo's way). With a ``sandbox_url`` a
+    published API is on the worker's schedule from its next round."""
     if version not in STANDARDS.get(standard, ()):
         raise ApiRegistryError(f"unknown standard {standard} {version}")
     try:
         require_active(provider_id, API_PROVIDER)
     except ParticipantError as error:
         raise ApiRegistryError(str(error)) from None
+    base_url = validate_base_url(base_url)
+    if sandbox_url is not None:
+        sandbox_url = validate_base_url(sandbox_url)
+    if description is not None:
+        from registry.publication import validate_description
+
+        description = validate_description(description)
     now = clock.now_int()
     api = PublishedApi(
         id=str(uuid.uuid4()),
         provider_id=provider_id,
         standard=standard,
         version=version,
-        base_url=validate_base_url(base_url),
+        base_url=base_url,
         status=PUBLISHED if publish else UNPUBLISHED,
         created_at=now,
         published_at=now if publish else None,
         status_changed_at=now,
+        sandbox_url=sandbox_url,
+        description=description,
+        next_check_due_at=now if publish and sandbox_url else None,
     )
     db.session.add(api)
     db.session.commit()

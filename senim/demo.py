@@ -190,11 +190,24 @@ def _seed_demo_apis() -> Iterator[str]:
         if bank is None:
             continue
         api = published_api(bank.id)
+        description = f"{name}: accounts, balances and transactions of its retail customers (reference bank)"
         if api is None:
-            api = add_api(provider_id=bank.id, base_url=base_url, publish=True)
+            api = add_api(
+                provider_id=bank.id,
+                base_url=base_url,
+                publish=True,
+                sandbox_url=base_url,
+                description=description,
+            )
             yield f"demo API published: {name} at {base_url} (API {api.id})"
         else:
             yield f"demo API present: {name} at {api.base_url}"
+            if api.sandbox_url is None:
+                # Seeded before the sandbox existed: the reference bank is its own sandbox.
+                api.sandbox_url, api.description = api.base_url, description
+                api.next_check_due_at = int(api.published_at or 0)
+                db.session.commit()
+                yield f"demo API {name}: checked by `senim worker` against its reference bank"
         subscribable = client is not None and client.participant_id is not None
         if subscribable and active_subscription(api.id, DEMO_CLIENT_ID) is None:
             subscribe(api_id=api.id, client_id=DEMO_CLIENT_ID, participant_id=client.participant_id)

@@ -51,7 +51,8 @@ class DemoProcess:
     role: str
     argv: tuple[str, ...]
     url: str
-    ready_url: str
+    #: where it answers once started; None for a process without HTTP (the worker)
+    ready_url: str | None
 
 
 def demo_processes(settings: Settings, *, app_port: int) -> list[DemoProcess]:
@@ -93,6 +94,15 @@ def demo_processes(settings: Settings, *, app_port: int) -> list[DemoProcess]:
                 ready_url=f"{api.base_url.rstrip('/')}/",
             )
         )
+    processes.append(
+        DemoProcess(
+            name="worker",
+            role="the sandbox's re-checks (senim worker)",
+            argv=(sys.executable, "-m", "senim", "worker"),
+            url="",
+            ready_url=None,
+        )
+    )
     app_url = f"http://127.0.0.1:{app_port}"
     processes.append(
         DemoProcess(
@@ -190,7 +200,7 @@ class DemoStack:
         for _ in range(ticks):
             if child.poll() is not None:
                 raise StackFailed(f"{process.role} did not start (exit status {child.returncode})")
-            if _answers(process.ready_url):
+            if process.ready_url is None or _answers(process.ready_url):
                 return
             if self.stopping.wait(0.2):
                 raise KeyboardInterrupt
@@ -215,9 +225,9 @@ def _answers(url: str) -> bool:
 
 def summary(processes: Sequence[DemoProcess], settings: Settings) -> list[str]:
     """What a newcomer reads once everything answers: where to go, and who to be."""
-    width = max(len(process.role) for process in processes)
+    width = max(len(process.role) for process in processes if process.url)
     lines = ["", "Senim is running with its demo:"]
-    lines += [f"  {process.role:<{width}}  {process.url}" for process in processes]
+    lines += [f"  {process.role:<{width}}  {process.url}" for process in processes if process.url]
     app = processes[-1]
     lines += [
         "",

@@ -86,7 +86,8 @@ def demo(tmp_path: Path) -> Demo:
     with app.app_context():
         for bank_id in demo_bank_ids():  # in the order of DEMO_BANKS
             bank_ports.append(_free_port())
-            published_api(bank_id).base_url = f"http://127.0.0.1:{bank_ports[-1]}"
+            api = published_api(bank_id)
+            api.base_url = api.sandbox_url = f"http://127.0.0.1:{bank_ports[-1]}"
         db.session.commit()
     assert len(bank_ports) == len(DEMO_BANKS)
     return Demo(env=env, platform_port=platform_port, bank_ports=bank_ports, app_port=_free_port())
@@ -199,8 +200,25 @@ def test_demo_up_runs_platform_banks_and_app_until_ctrl_c(demo: Demo, running: R
     for name, _bin in DEMO_BANKS:
         assert name in page.text
 
+    # The worker checks every demo API against its reference bank (its first round is due at once).
+    assert running.read_until("[worker] checking published APIs every"), running.output()
+    assert _every_api_checked(settings), "the worker checked the demo APIs and they passed"
+
     assert running.stop() == 0
     assert [port for port in demo.ports() if _listening(port)] == []
+
+
+def _every_api_checked(settings) -> bool:
+    """Poll (up to START_DEADLINE) until every demo API has passed a check by the worker."""
+    waiting = threading.Event()
+    deadline = time.monotonic() + START_DEADLINE
+    app = create_app(settings)
+    while time.monotonic() < deadline:
+        with app.app_context():
+            if all(api.last_check_passed for api in list_apis()):
+                return True
+        waiting.wait(0.5)
+    return False
 
 
 def test_demo_up_stops_everything_when_a_bank_cannot_start(demo: Demo) -> None:
