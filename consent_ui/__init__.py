@@ -60,7 +60,12 @@ def init_consent_ui(app: Flask, settings: Settings) -> None:
         PERMISSION_WORDS=PERMISSION_WORDS, STATUS_WORDS=STATUS_WORDS, CHANGE_WORDS=CHANGE_WORDS
     )
     app.register_blueprint(bp)
-    from consent_ui import cabinet_apis, cabinet_apps, staff_pages  # noqa: F401 - they add routes to staff_pages.bp
+    from consent_ui import (  # noqa: F401 - they add routes to staff_pages.bp
+        cabinet_accreditation,
+        cabinet_apis,
+        cabinet_apps,
+        staff_pages,
+    )
 
     app.register_blueprint(staff_pages.bp)
 
@@ -74,6 +79,6 @@ def init_consent_ui(app: Flask, settings: Settings) -> None:
         storage_uri=settings.rate_limit_storage,
         key_prefix="senim",
     )
-    for endpoint, limit in {**RATE_LIMITS, **staff_pages.RATE_LIMITS}.items():
+    for endpoint, limit in {**RATE_LIMITS, **staff_pages.RATE_LIMITS, **cabinet_accreditation.RATE_LIMITS}.items():
         app.view_functions[endpoint] = limiter.limit(limit)(app.view_functions[endpoint])
     app.extensions["senim.limiter"] = limiter

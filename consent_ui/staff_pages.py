@@ -576,8 +576,16 @@ def new_recovery_codes(member: StaffMember) -> str:
 def cabinet(member: StaffMember) -> str | Response:
     if member.is_operator:
         return redirect(url_for("staff_ui.console"), code=303)
+    from registry.logos import logo_png
+    from registry.notifications import list_notifications
+
     participant = participant_registry.get_participant(member.participant_id)
-    return render_template("consent_ui/registry/cabinet.html", participant=participant)
+    return render_template(
+        "consent_ui/registry/cabinet.html",
+        participant=participant,
+        has_logo=logo_png(participant.id) is not None,
+        notifications=list_notifications(participant.id)[:10],
+    )
 
 
 # -- staff (a participant's, or the operators) -----------------------------------------------------------

@@ -203,6 +203,32 @@ def pending_invitation(secret: str) -> StaffMember:
     return member
 
 
+def add_first_admin(participant_id: str, staff_id: str, *, email: str, name: str) -> StaffMember:
+    """The admin who registers a participant (self-registration): active at once, under the
+    id their new passkey was made for. Committed by the caller with the passkey (all or nothing)."""
+    if not _ID.fullmatch(staff_id or ""):
+        raise StaffError("not a staff member id")
+    email = normalise_email(email)
+    if db.session.scalar(select(StaffMember.id).where(StaffMember.email == email)) is not None:
+        raise StaffError(f"{email} already has a Senim staff account")
+    if staff_of(participant_id):
+        raise StaffError("this participant already has staff: its admin invites colleagues")
+    member = StaffMember(
+        id=staff_id,
+        participant_id=participant_id,
+        email=email,
+        name=check_name(name),
+        role=ADMIN,
+        status=ACTIVE,
+        created_at=clock.now_int(),
+        invited_by=None,
+    )
+    db.session.add(member)
+    db.session.flush()
+    audit("staff.joined", staff_id=member.id, participant_id=participant_id, role=ADMIN, via="sign_up")
+    return member
+
+
 def accept_invitation(secret: str, name: str) -> StaffMember:
     """The invitation taken up: the member is active under ``name``; the link works once."""
     member = pending_invitation(secret)

@@ -71,8 +71,15 @@
     });
   }
 
-  // Create a passkey: joining with an invitation, or adding one in Security.
-  ["join", "add-passkey"].forEach(function (formId) {
+  // Create a passkey: registering an organisation, joining with an invitation, adding one in Security.
+  function fields(form) {
+    var values = {};
+    Array.prototype.forEach.call(form.elements, function (element) {
+      if (element.name) { values[element.name] = element.value; }
+    });
+    return values;
+  }
+  ["sign-up", "join", "add-passkey"].forEach(function (formId) {
     var form = document.getElementById(formId);
     if (!form) { return; }
     form.addEventListener("submit", function (event) {
@@ -80,13 +87,17 @@
       errorBox.hidden = true;
       var button = form.querySelector("button[type=submit]");
       button.disabled = true;
-      post(form.dataset.options).then(function (options) {
+      // Sign-up sends the organisation's fields first: they are checked before a passkey is made.
+      post(form.dataset.options, formId === "sign-up" ? fields(form) : {}).then(function (options) {
         var publicKey = options.publicKey;
         publicKey.challenge = toBytes(publicKey.challenge);
         publicKey.user.id = toBytes(publicKey.user.id);
         (publicKey.excludeCredentials || []).forEach(function (c) { c.id = toBytes(c.id); });
         return navigator.credentials.create({ publicKey: publicKey }).then(function (credential) {
-          var body = { challenge_id: options.challenge_id, credential: credentialJSON(credential) };
+          var body = formId === "sign-up" ? fields(form) : {};
+          body.challenge_id = options.challenge_id;
+          body.credential = credentialJSON(credential);
+          if (options.staff_id) { body.staff_id = options.staff_id; }
           if (form.elements.name) { body.name = form.elements.name.value; }
           if (form.elements.passkey_name) { body.passkey_name = form.elements.passkey_name.value; }
           return post(form.dataset.finish, body);
