@@ -114,6 +114,7 @@ class ClientSnapshot(ClientRules):
     jwks: dict | None
     token_endpoint_auth_method: str
     disabled_at: int | None
+    participant_id: str | None
 
     @classmethod
     def load(cls, client_id: str) -> ClientSnapshot | None:
@@ -131,6 +132,7 @@ _SELECT_CLIENT_SNAPSHOT = select(
     _CLIENTS.c.jwks,
     _CLIENTS.c.token_endpoint_auth_method,
     _CLIENTS.c.disabled_at,
+    _CLIENTS.c.participant_id,
 ).where(_CLIENTS.c.client_id == bindparam("client_id"))
 
 
