@@ -433,8 +433,10 @@ def certificate_revocation_list() -> bytes:
             x509.RevokedCertificateBuilder()
             .serial_number(int(record.serial, 16))
             .revocation_date(_utc(record.revoked_at))
-            .add_extension(x509.CRLReason(REVOCATION_REASONS[record.revocation_reason]), critical=False)
-            .build()
         )
-        builder = builder.add_revoked_certificate(entry)
+        reason = REVOCATION_REASONS[record.revocation_reason]
+        if reason is not x509.ReasonFlags.unspecified:
+            # RFC 5280 §5.3.1: the unspecified code SHOULD NOT be used; the entry then has no reason.
+            entry = entry.add_extension(x509.CRLReason(reason), critical=False)
+        builder = builder.add_revoked_certificate(entry.build())
     return builder.sign(ca.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)

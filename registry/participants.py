@@ -200,6 +200,7 @@ def add_participant(*, name: str, bin: str, roles: list[str]) -> Participant:
     name = _validate_name(name)
     bin_ = validate_bin(bin)
     roles = _validate_roles(roles)
+    now = clock.now_int()
     participant = _insert(
         Participant(
             id=str(uuid.uuid4()),
@@ -207,7 +208,8 @@ def add_participant(*, name: str, bin: str, roles: list[str]) -> Participant:
             bin=bin_,
             roles=roles,
             status=ACTIVE,
-            created_at=clock.now_int(),
+            created_at=now,
+            accredited_at=now,  # an operator's act is the accreditation
         )
     )
     # A legal entity's BIN is public, not personal data.

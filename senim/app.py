@@ -64,6 +64,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     from biometrics.registry import LocalReferenceRegistry
     from consent_ui import init_consent_ui
     from idp import init_idp
+    from registry.accreditation_routes import init_accreditation_routes
     from resource_proxy import init_resource_proxy
 
     # The reference photo registry; a remote registry's adapter would be chosen here.
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     init_idp(app, settings)
     init_consent_ui(app, settings)
     init_resource_proxy(app, settings)  # after the pages: it shares their rate limiter
+    init_accreditation_routes(app)
     _register_platform_routes(app)
     return app
 

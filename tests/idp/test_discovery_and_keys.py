@@ -118,12 +118,14 @@ def test_openapi_document_is_valid_and_lists_every_endpoint(app, http) -> None:
     document = http.get("/openapi/authorization-server.json").get_json()
     validate(document)
     # The authorization server's own endpoints; the customer pages (consent_ui) are HTML and the
-    # consent API and the resource proxy have their own documents (/openapi/consents.json,
-    # /openapi/open-banking.json).
+    # consent API, the resource proxy and the registry have their own documents (/openapi/consents.json,
+    # /openapi/open-banking.json, the registry's: registry.openapi_accreditation).
     rules = {
         rule.rule.replace("<", "{").replace(">", "}")
         for rule in app.url_map.iter_rules()
-        if not rule.endpoint.startswith(("consent_ui.", "consents.", "resource_proxy."))
+        if not rule.endpoint.startswith(
+            ("consent_ui.", "consents.", "resource_proxy.", "registry_accreditation.")
+        )
     }
     idp_rules = {r for r in rules if not r.startswith(("/static", "/openapi", "/dev", "/.well-known/oauth"))}
     assert idp_rules <= set(document["paths"])
