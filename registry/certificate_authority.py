@@ -314,6 +314,12 @@ def _key_usage() -> x509.KeyUsage:
     )
 
 
+def new_serial_number() -> int:
+    """127 random bits: positive and at most 20 octets (RFC 5280 §4.1.2.2), unguessable (the
+    CA/Browser Forum asks 64 bits of randomness at least); 32 hex digits at most."""
+    return secrets.randbits(127) or 1
+
+
 def crl_url() -> str:
     return f"{current_app.extensions['senim.settings'].issuer}/registry/v1/ca/crl"
 
@@ -334,7 +340,7 @@ def sign_csr(participant_id: str, csr_pem: bytes | str, purpose: str = MTLS) -> 
         .subject_name(subject)
         .issuer_name(ca.certificate.subject)
         .public_key(csr.public_key())
-        .serial_number(x509.random_serial_number())
+        .serial_number(new_serial_number())
         .not_valid_before(_utc(now))
         .not_valid_after(_utc(now + CERTIFICATE_VALIDITY))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
