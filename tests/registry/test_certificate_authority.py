@@ -101,7 +101,9 @@ def test_a_signing_certificate_has_digital_signature_and_no_client_auth(app, fin
     with pytest.raises(x509.ExtensionNotFound):
         certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
     _ca().public_key().verify(
-        certificate.signature, certificate.tbs_certificate_bytes, ec.ECDSA(certificate.signature_hash_algorithm)
+        certificate.signature,
+        certificate.tbs_certificate_bytes,
+        ec.ECDSA(certificate.signature_hash_algorithm),
     )
 
 
@@ -144,7 +146,15 @@ def test_an_unknown_participant_gets_no_certificate(app) -> None:
         sign_csr("00000000-0000-4000-8000-000000000000", _csr())
 
 
-@pytest.mark.parametrize("pem", [b"", b"garbage", b"-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n", "x" * 20000])
+@pytest.mark.parametrize(
+    "pem",
+    [
+        b"",
+        b"garbage",
+        b"-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n",
+        "x" * 20000,
+    ],
+)
 def test_garbage_instead_of_a_csr_is_refused(app, fintech, pem) -> None:
     with pytest.raises(InvalidCsr):
         sign_csr(fintech.id, pem)
@@ -156,7 +166,9 @@ def test_a_csr_whose_signature_does_not_verify_is_refused(app, fintech) -> None:
     csr = x509.load_pem_x509_csr(_csr())
     other = x509.load_pem_x509_csr(_csr())
     der = csr.public_bytes(serialization.Encoding.DER)
-    mine = csr.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    mine = csr.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     theirs = other.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
@@ -207,7 +219,10 @@ def test_a_revoked_certificate_is_in_the_signed_crl(app, http, fintech, clock) -
     entry = crl.get_revoked_certificate_by_serial_number(int(revoked.serial, 16))
     assert entry is not None
     assert int(entry.revocation_date_utc.timestamp()) == int(clock.now())
-    assert entry.extensions.get_extension_for_class(x509.CRLReason).value.reason == x509.ReasonFlags.key_compromise
+    assert (
+        entry.extensions.get_extension_for_class(x509.CRLReason).value.reason
+        == x509.ReasonFlags.key_compromise
+    )
     assert crl.get_revoked_certificate_by_serial_number(int(kept.serial, 16)) is None
 
 

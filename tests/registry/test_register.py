@@ -13,7 +13,13 @@ from registry.accreditation_certificate import (
     verify_certificate,
 )
 from registry.certificate_authority import revoke_certificate, sign_csr
-from registry.participants import API_PROVIDER, API_USER, add_participant, block_participant, unblock_participant
+from registry.participants import (
+    API_PROVIDER,
+    API_USER,
+    add_participant,
+    block_participant,
+    unblock_participant,
+)
 from senim.database import db
 from tests.conftest import ISSUER
 from tests.registry.test_certificate_authority import _csr
@@ -87,7 +93,11 @@ def test_the_certificate_is_a_jwt_signed_with_the_platforms_jwks(app, http, cloc
     assert decoded.header["typ"] == CERTIFICATE_TYP
     claims = decoded.claims
     assert claims["iss"] == ISSUER
-    assert (claims["participant_id"], claims["bin"], claims["name"]) == (participant.id, participant.bin, "Qarjy LLP")
+    assert (claims["participant_id"], claims["bin"], claims["name"]) == (
+        participant.id,
+        participant.bin,
+        "Qarjy LLP",
+    )
     assert claims["roles"] == [API_PROVIDER, API_USER]
     assert claims["jti"] == certificate.number
     assert claims["exp"] - claims["iat"] == CERTIFICATE_VALIDITY and claims["iat"] == int(clock.now())
@@ -110,12 +120,19 @@ def test_the_certificate_pdf_renders_kazakh_names(app, http) -> None:
 def test_no_certificate_is_not_found(app, http) -> None:
     newcomer = registered()
     for suffix in ("jwt", "pdf"):
-        assert http.get(f"/registry/v1/participants/{newcomer.id}/accreditation-certificate.{suffix}").status_code == 404
-        assert http.get(f"/registry/v1/participants/nope/accreditation-certificate.{suffix}").status_code == 404
+        assert (
+            http.get(
+                f"/registry/v1/participants/{newcomer.id}/accreditation-certificate.{suffix}"
+            ).status_code
+            == 404
+        )
+        assert (
+            http.get(f"/registry/v1/participants/nope/accreditation-certificate.{suffix}").status_code == 404
+        )
 
 
 def test_a_certificate_verifies_until_it_expires(app, clock) -> None:
-    participant, certificate = accredited([API_USER])
+    _, certificate = accredited([API_USER])
     verified = verify_certificate(certificate.jwt)
     assert verified.current and verified.participant_status == "active"
     assert verified.claims["jti"] == certificate.number
@@ -154,7 +171,9 @@ def test_another_platform_token_is_not_a_certificate(app) -> None:
 
 def test_the_verify_route_answers_for_anyone(app, http) -> None:
     participant, certificate = accredited([API_USER])
-    answer = http.post("/registry/v1/accreditation-certificates/verify", json={"certificate": certificate.jwt})
+    answer = http.post(
+        "/registry/v1/accreditation-certificates/verify", json={"certificate": certificate.jwt}
+    )
     assert answer.status_code == 200
     assert answer.get_json()["valid"] is True and answer.get_json()["claims"]["sub"] == participant.id
     refused = http.post("/registry/v1/accreditation-certificates/verify", json={"certificate": "x.y.z"})
