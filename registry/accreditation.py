@@ -236,11 +236,12 @@ def apply(
         submitted_at=now,
     )
     db.session.add(application)
-    for document in documents:
+    for position, document in enumerate(documents):
         db.session.add(
             AccreditationDocument(
                 id=str(uuid.uuid4()),
                 application_id=application.id,
+                position=position,
                 filename=document.filename,
                 content_type=document.content_type,
                 size=len(document.content),
@@ -317,7 +318,7 @@ def documents(application_id: str) -> list[AccreditationDocument]:
     query = (
         select(AccreditationDocument)
         .where(AccreditationDocument.application_id == application.id)
-        .order_by(AccreditationDocument.uploaded_at, AccreditationDocument.id)
+        .order_by(AccreditationDocument.position)
     )
     return list(db.session.scalars(query))
 

@@ -20,7 +20,7 @@ from flask import current_app
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from registry.models import AccreditationApplication, AccreditationCertificate, Participant
 from senim import clock
@@ -68,6 +68,16 @@ def issue_certificate(
     from idp.signing import sign  # the platform's signing key, the one the JWKS publishes
 
     now = clock.now_int()
+    # The new certificate supersedes the participant's current one (same transaction).
+    db.session.execute(
+        update(AccreditationCertificate)
+        .where(
+            AccreditationCertificate.participant_id == participant.id,
+            AccreditationCertificate.superseded_at.is_(None),
+        )
+        .values(superseded_at=now)
+        .execution_options(synchronize_session=False)
+    )
     number = new_certificate_number(now)
     roles = [r for r in ("api_provider", "api_user") if r in (participant.roles or [])]
     claims = {
@@ -95,12 +105,10 @@ def issue_certificate(
 
 
 def current_certificate(participant_id: str) -> AccreditationCertificate | None:
-    """The participant's latest certificate (a later approval supersedes the earlier ones), or None."""
-    query = (
-        select(AccreditationCertificate)
-        .where(AccreditationCertificate.participant_id == participant_id)
-        .order_by(AccreditationCertificate.issued_at.desc(), AccreditationCertificate.number.desc())
-        .limit(1)
+    """The participant's current certificate (a later approval supersedes the earlier ones), or None."""
+    query = select(AccreditationCertificate).where(
+        AccreditationCertificate.participant_id == participant_id,
+        AccreditationCertificate.superseded_at.is_(None),
     )
     return db.session.scalar(query)
 
@@ -147,11 +155,11 @@ def verify_certificate(token: str) -> VerifiedCertificate:
     record = db.session.get(AccreditationCertificate, str(claims.get("jti")))
     if record is None or record.participant_id != claims.get("participant_id"):
         raise CertificateInvalid("no such certificate was issued")
-    latest = current_certificate(record.participant_id)
+    db.session.refresh(record)  # superseded since it was loaded?
     participant = db.session.get(Participant, record.participant_id, populate_existing=True)
     return VerifiedCertificate(
         claims=claims,
-        current=latest is not None and latest.number == record.number,
+        current=record.superseded_at is None,
         participant_status=participant.status,
     )
 

@@ -131,6 +131,7 @@ class AccreditationDocument(db.Model):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     application_id: Mapped[str] = mapped_column(ForeignKey("accreditation_applications.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)  # 0, 1, … in the order sent
     filename: Mapped[str] = mapped_column(String(200))
     content_type: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(Integer)
@@ -187,6 +188,8 @@ class AccreditationCertificate(db.Model):
     roles: Mapped[list] = mapped_column(JSON)
     issued_at: Mapped[int] = mapped_column(BigInteger)
     expires_at: Mapped[int] = mapped_column(BigInteger)
+    #: set when a later approval issued the participant a new certificate; None: the current one
+    superseded_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     jwt: Mapped[str] = mapped_column(Text)
 
 

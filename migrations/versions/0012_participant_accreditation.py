@@ -67,6 +67,7 @@ def upgrade():
         "accreditation_documents",
         sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("application_id", sa.String(length=36), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
         sa.Column("filename", sa.String(length=200), nullable=False),
         sa.Column("content_type", sa.String(length=64), nullable=False),
         sa.Column("size", sa.Integer(), nullable=False),
@@ -113,6 +114,7 @@ def upgrade():
         sa.Column("roles", sa.JSON(), nullable=False),
         sa.Column("issued_at", sa.BigInteger(), nullable=False),
         sa.Column("expires_at", sa.BigInteger(), nullable=False),
+        sa.Column("superseded_at", sa.BigInteger(), nullable=True),
         sa.Column("jwt", sa.Text(), nullable=False),
         sa.ForeignKeyConstraint(
             ["application_id"],
