@@ -61,12 +61,18 @@ def new_certificate_number(now: int) -> str:
     return f"SNM-A-{time.strftime('%Y', time.gmtime(now))}-{secrets.token_hex(5).upper()}"
 
 
+def _sign(claims: dict) -> str:
+    # The platform's current signing key, the one /jwks publishes (the registry asks the idp
+    # nothing: the key ring is the platform's, in the application's extensions).
+    key = current_app.extensions["senim.keyring"].signing_key
+    header = {"alg": key.alg, "typ": CERTIFICATE_TYP, "kid": key.kid}
+    return jwt.encode(header, claims, key.key, algorithms=[key.alg])
+
+
 def issue_certificate(
     participant: Participant, application: AccreditationApplication
 ) -> AccreditationCertificate:
     """Sign a certificate for the participant's roles now; added to the session, committed by the caller."""
-    from idp.signing import sign  # the platform's signing key, the one the JWKS publishes
-
     now = clock.now_int()
     # The new certificate supersedes the participant's current one (same transaction).
     db.session.execute(
@@ -98,7 +104,7 @@ def issue_certificate(
         roles=roles,
         issued_at=now,
         expires_at=now + CERTIFICATE_VALIDITY,
-        jwt=sign(claims, CERTIFICATE_TYP),
+        jwt=_sign(claims),
     )
     db.session.add(certificate)
     return certificate
