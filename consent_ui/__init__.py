@@ -60,6 +60,9 @@ def init_consent_ui(app: Flask, settings: Settings) -> None:
         PERMISSION_WORDS=PERMISSION_WORDS, STATUS_WORDS=STATUS_WORDS, CHANGE_WORDS=CHANGE_WORDS
     )
     app.register_blueprint(bp)
+    from consent_ui import cabinet_apis, cabinet_apps, staff_pages  # noqa: F401 - they add routes to staff_pages.bp
+
+    app.register_blueprint(staff_pages.bp)
 
     # One limiter per application (its counters live in its storage: memory
     # for one node, SENIM_RATE_LIMIT_STORAGE=redis://… for several).
@@ -71,6 +74,6 @@ def init_consent_ui(app: Flask, settings: Settings) -> None:
         storage_uri=settings.rate_limit_storage,
         key_prefix="senim",
     )
-    for endpoint, limit in RATE_LIMITS.items():
+    for endpoint, limit in {**RATE_LIMITS, **staff_pages.RATE_LIMITS}.items():
         app.view_functions[endpoint] = limiter.limit(limit)(app.view_functions[endpoint])
     app.extensions["senim.limiter"] = limiter

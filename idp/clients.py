@@ -1,5 +1,5 @@
-"""Registering OAuth clients of API users (the CLI now, the registry's
-cabinet later). Every rule of a valid client lives here."""
+"""Registering OAuth clients of API users (``senim clients add`` and the
+participant cabinet's "Applications"). Every rule of a valid client lives here."""
 
 from __future__ import annotations
 
@@ -25,6 +25,13 @@ LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 
 class ClientRegistrationError(ValueError):
     """The client as described cannot be registered; the message says why."""
+
+
+def _validate_name(name: str) -> str:
+    name = (name or "").strip() if isinstance(name, str) else ""
+    if not 1 <= len(name) <= 200:
+        raise ClientRegistrationError("name must have 1 to 200 characters")
+    return name
 
 
 def validate_jwks(jwks: object) -> dict:
@@ -109,10 +116,33 @@ def _non_public_ip_literal(host: str) -> bool:
     return not address.is_global
 
 
+def validate_jwks_uri(uri: str, production: bool) -> str:
+    """Where a client publishes its keys: the same rules as a notification address (the
+    platform fetches it on its own initiative: https, a public host in production)."""
+    try:
+        return validate_notification_uri(uri, production)
+    except ClientRegistrationError as error:
+        raise ClientRegistrationError(str(error).replace("notification URI", "JWKS URI")) from None
+
+
+def _validate_keys(
+    jwks: dict | None, jwks_uri: str | None, production: bool
+) -> tuple[dict | None, str | None]:
+    # RFC 7591 §2: jwks and jwks_uri MUST NOT both be present.
+    if (jwks is None) == (jwks_uri is None):
+        raise ClientRegistrationError(
+            "give the client's public keys either as a JWKS or as a JWKS URI (one of them)"
+        )
+    if jwks is not None:
+        return validate_jwks(jwks), None
+    return None, validate_jwks_uri(jwks_uri, production)
+
+
 def register_client(
     *,
     name: str,
-    jwks: dict,
+    jwks: dict | None = None,
+    jwks_uri: str | None = None,
     redirect_uris: list[str],
     scope: str,
     grant_types: list[str],
@@ -121,10 +151,8 @@ def register_client(
     participant_id: str | None = None,
     notification_uri: str | None = None,
 ) -> Client:
-    name = (name or "").strip()
-    if not 1 <= len(name) <= 200:
-        raise ClientRegistrationError("name must have 1 to 200 characters")
-    validate_jwks(jwks)
+    name = _validate_name(name)
+    jwks, jwks_uri = _validate_keys(jwks, jwks_uri, production)
     grant_types = list(dict.fromkeys(grant_types))
     unknown = [g for g in grant_types if g not in GRANT_TYPES]
     if not grant_types or unknown:
@@ -156,6 +184,7 @@ def register_client(
         grant_types=grant_types,
         scope=" ".join(dict.fromkeys(scopes)),
         jwks=jwks,
+        jwks_uri=jwks_uri,
         token_endpoint_auth_method="private_key_jwt",
         created_at=clock.now_int(),
         participant_id=participant_id,
@@ -198,3 +227,103 @@ def set_notification_uri(client_id: str, uri: str | None, production: bool) -> C
     host = urlsplit(client.notification_uri).hostname if client.notification_uri else None
     audit("client.notification_uri_set", client_id=client_id, notification_host=host)
     return client
+
+
+# -- the participant cabinet's applications ------------------------------------------------
+#: What an app registered in the cabinet may do: the customer's journey and the consents API.
+CABINET_GRANT_TYPES = ["authorization_code", "refresh_token", "client_credentials"]
+CABINET_SCOPE = "openid accounts consents"
+MAX_KEYS = 10
+
+
+def clients_of(participant_id: str) -> list[Client]:
+    """The API user's clients, newest first."""
+    return list(
+        db.session.scalars(
+            select(Client).where(Client.participant_id == participant_id).order_by(Client.created_at.desc())
+        )
+    )
+
+
+def client_of(participant_id: str, client_id: str) -> Client:
+    """The API user's client ``client_id``; another participant's client is "no client"."""
+    client = (
+        db.session.scalar(select(Client).where(Client.client_id == client_id))
+        if isinstance(client_id, str)
+        else None
+    )
+    if client is None or client.participant_id != participant_id:
+        raise ClientRegistrationError(f"no client {client_id}")
+    return client
+
+
+def _touched(client: Client, event: str, **fields: object) -> Client:
+    client.updated_at = clock.now_int()
+    db.session.commit()
+    audit(event, client_id=client.client_id, participant_id=client.participant_id, **fields)
+    return client
+
+
+def update_client(
+    client: Client, *, name: str, redirect_uris: list[str], notification_uri: str | None, production: bool
+) -> Client:
+    """New name, redirect URIs and notification address, all checked before any is changed."""
+    name = _validate_name(name)
+    redirect_uris = [validate_redirect_uri(u, production) for u in dict.fromkeys(redirect_uris)]
+    if "authorization_code" in (client.grant_types or []) and not redirect_uris:
+        raise ClientRegistrationError("the authorization_code grant needs at least one redirect URI")
+    if notification_uri is not None:
+        notification_uri = validate_notification_uri(notification_uri, production)
+    client.name, client.redirect_uris, client.notification_uri = name, redirect_uris, notification_uri
+    return _touched(client, "client.updated", redirect_uris=len(redirect_uris))
+
+
+def _kid(jwk: dict) -> str:
+    kid = jwk.get("kid")
+    if not isinstance(kid, str) or not 1 <= len(kid) <= 100:
+        raise ClientRegistrationError(
+            "each key needs a key id (kid) of 1 to 100 characters, to rotate it later"
+        )
+    return kid
+
+
+def add_client_key(client: Client, jwk: dict) -> Client:
+    """Publish one more public key for the client; the old ones stay valid (rotation step 1)."""
+    if client.jwks_uri:
+        raise ClientRegistrationError("this client publishes its keys at its JWKS URI: rotate them there")
+    if not isinstance(jwk, dict):
+        raise ClientRegistrationError("a key is a JWK: a JSON object")
+    keys = list((client.jwks or {}).get("keys", []))
+    kid = _kid(jwk)
+    if any(key.get("kid") == kid for key in keys):
+        raise ClientRegistrationError(f"the client already has a key {kid}")
+    if len(keys) >= MAX_KEYS:
+        raise ClientRegistrationError(f"at most {MAX_KEYS} keys: remove an old one first")
+    client.jwks = validate_jwks({"keys": [*keys, jwk]})
+    return _touched(client, "client.key_added", kid=kid)
+
+
+def remove_client_key(client: Client, kid: str) -> Client:
+    """Stop accepting one key (rotation step 2, once the client signs with the new one)."""
+    keys = list((client.jwks or {}).get("keys", []))
+    kept = [key for key in keys if key.get("kid") != kid]
+    if len(kept) == len(keys):
+        raise ClientRegistrationError(f"the client has no key {kid}")
+    if not kept:
+        raise ClientRegistrationError("a client keeps at least one key: add the new one first")
+    client.jwks = {"keys": kept}
+    return _touched(client, "client.key_removed", kid=kid)
+
+
+def set_jwks_uri(client: Client, jwks_uri: str | None, jwks: dict | None, production: bool) -> Client:
+    """Switch between a registered JWKS and a JWKS URI."""
+    from idp.client_keys import forget_published_keys
+
+    jwks, jwks_uri = _validate_keys(jwks, jwks_uri, production)
+    if jwks is not None:
+        for key in jwks["keys"]:
+            _kid(key)
+    previous = client.jwks_uri
+    client.jwks, client.jwks_uri = jwks, jwks_uri
+    forget_published_keys(previous)
+    return _touched(client, "client.keys_source_set", source="jwks_uri" if jwks_uri else "jwks")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, Text, bindparam, select
+from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, LargeBinary, String, Text, bindparam, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from senim.database import core, db
@@ -85,6 +85,11 @@ class Client(ClientRules, db.Model):
     )
     #: where consent events (RFC 8417 Security Event Tokens) are POSTed; None: not told
     notification_uri: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: where the client publishes its public keys (instead of a registered ``jwks``)
+    jwks_uri: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: the app's logo for the consent screen and the cabinet (PNG, re-encoded by the platform)
+    logo_png: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    updated_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
     def as_public_dict(self) -> dict:
         return {
@@ -99,6 +104,7 @@ class Client(ClientRules, db.Model):
             "created_at": self.created_at,
             "participant_id": self.participant_id,
             "notification_uri": self.notification_uri,
+            "jwks_uri": self.jwks_uri,
         }
 
 
@@ -115,6 +121,7 @@ class ClientSnapshot(ClientRules):
     token_endpoint_auth_method: str
     disabled_at: int | None
     participant_id: str | None
+    jwks_uri: str | None = None
 
     @classmethod
     def load(cls, client_id: str) -> ClientSnapshot | None:
@@ -133,6 +140,7 @@ _SELECT_CLIENT_SNAPSHOT = select(
     _CLIENTS.c.token_endpoint_auth_method,
     _CLIENTS.c.disabled_at,
     _CLIENTS.c.participant_id,
+    _CLIENTS.c.jwks_uri,
 ).where(_CLIENTS.c.client_id == bindparam("client_id"))
 
 

@@ -10,9 +10,8 @@ Senim's rules on top of the RFC (FAPI 2.0 Security Profile §5.3.2.1):
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from functools import lru_cache
+from contextvars import ContextVar
 
 from authlib.oauth2.rfc6749.requests import OAuth2Request
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
@@ -20,6 +19,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from idp.client_keys import client_keyset, header_kid
 from idp.errors import (
     ClientAssertionInvalid,
     ClientAssertionReplayed,
@@ -34,16 +34,9 @@ CLIENT_ASSERTION_ALGS = ("ES256", "PS256", "EdDSA")
 MAX_ASSERTION_LENGTH = 8192
 
 
-@lru_cache(maxsize=1024)
-def _keyset(jwks_json: str) -> KeySet:
-    return KeySet.import_key_set(json.loads(jwks_json))
-
-
-def client_keyset(jwks: dict | None) -> KeySet:
-    """The client's public keys, parsed once per distinct JWKS."""
-    if not jwks or not jwks.get("keys"):
-        raise ClientAssertionInvalid("The client has no registered keys.")
-    return _keyset(json.dumps(jwks, sort_keys=True))
+#: The key id the assertion being checked names: a client publishing its keys
+#: (jwks_uri) may have rotated to a key the platform has not fetched yet.
+_assertion_kid: ContextVar[str | None] = ContextVar("assertion_kid", default=None)
 
 
 class PrivateKeyJWT(JWTBearerClientAssertion):
@@ -58,11 +51,14 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
         assertion = request.form.get("client_assertion") or ""
         if len(assertion) > MAX_ASSERTION_LENGTH:
             raise ClientAssertionInvalid("The client assertion is too large.")
+        token = _assertion_kid.set(header_kid(assertion) if assertion else None)
         try:
             client = super().__call__(query_client, request)
         except (ValueError, TypeError, RecursionError):
             # A malformed assertion (deeply nested or non-text claims) is a refusal, not a 500.
             raise ClientAssertionInvalid("The client assertion is malformed.") from None
+        finally:
+            _assertion_kid.reset(token)
         if client is not None and client.disabled_at is not None:
             raise ClientDisabled()
         return client
@@ -71,7 +67,7 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
         return [self.issuer]
 
     def resolve_client_public_key(self, client: Client) -> KeySet:
-        return client_keyset(client.jwks)
+        return client_keyset(client, kid=_assertion_kid.get())
 
     def process_assertion_claims(self, assertion: str, resolve_key: KeySet) -> dict:
         try:

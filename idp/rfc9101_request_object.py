@@ -13,10 +13,11 @@ from __future__ import annotations
 from joserfc import jwt
 from joserfc.errors import JoseError
 
+from idp.client_keys import client_keyset, header_kid
 from idp.errors import InvalidRequestObject, Refusal
 from idp.models import Client
 from idp.replay import consume_jti
-from idp.rfc7523_private_key_jwt import CLIENT_ASSERTION_ALGS, client_keyset
+from idp.rfc7523_private_key_jwt import CLIENT_ASSERTION_ALGS
 from senim import clock
 
 MAX_LIFETIME = 3600
@@ -25,7 +26,7 @@ MAX_LIFETIME = 3600
 def parse_request_object(request_object: str, client: Client, issuer: str) -> dict:
     """The verified claims of ``request_object`` (the authorization parameters)."""
     try:
-        keyset = client_keyset(client.jwks)
+        keyset = client_keyset(client, kid=header_kid(request_object))
         token = jwt.decode(request_object, keyset, algorithms=list(CLIENT_ASSERTION_ALGS))
     except (JoseError, ValueError, TypeError, RecursionError):
         raise InvalidRequestObject("The request object signature is invalid.") from None

@@ -8,5 +8,19 @@ consent names may take part (``participants``). Accreditation
 (``accreditation``, ``accreditation_certificate``), the public register
 (``register``), the platform's certificate authority
 (``certificate_authority``) and logos (``logos``) are described in
-docs/registry.md. Staff, the showcase and billing come later.
+docs/registry.md (routes: ``accreditation_routes``). API publication through
+the sandbox is in ``publication.py`` (checks in ``conformance.py``, scheduled
+re-checks in ``worker.py``), the showcase in ``showcase.py``, their JSON API in
+``routes.py``. Billing comes later.
 """
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_registry(app: Flask) -> None:
+    """The registry's JSON API (the showcase, check history) and its OpenAPI document."""
+    from registry.routes import bp
+
+    app.register_blueprint(bp)

@@ -6,6 +6,10 @@ only to a published API of the bank named, and only for a subscribed
 client (``resource_proxy/pipeline.py``: ``check_api_published``,
 ``check_api_user_subscribed``). Rows are never deleted: an API is
 unpublished, a subscription ended.
+
+``add_api`` is the operator's way (an API routed without the sandbox's
+checks: the demo, tests); API providers submit theirs through the sandbox
+(``registry/publication.py``: ``submit_api``), which publishes only a passing API.
 """
 
 from __future__ import annotations
@@ -88,6 +92,7 @@ def add_api(
         status=PUBLISHED if publish else UNPUBLISHED,
         created_at=now,
         published_at=now if publish else None,
+        status_changed_at=now,
     )
     db.session.add(api)
     db.session.commit()
@@ -113,13 +118,18 @@ def _require_api(api_id: str) -> PublishedApi:
 
 
 def set_published(api_id: str, published: bool) -> PublishedApi:
-    """Publish or unpublish an API; the proxy follows on its next call."""
+    """Publish or unpublish an API (the provider or the operator); the proxy follows on its
+    next call. An unpublished API leaves the worker's schedule; one published again with a
+    sandbox is checked on the worker's next round (``registry/publication.py``)."""
     api = _require_api(api_id)
     status = PUBLISHED if published else UNPUBLISHED
     if api.status != status:
+        now = clock.now_int()
         api.status = status
+        api.status_changed_at = now
         if published:
-            api.published_at = clock.now_int()
+            api.published_at = now
+        api.next_check_due_at = now if published and api.sandbox_url else None
         db.session.commit()
         audit("api.published" if published else "api.unpublished", api_id=api.id)
     return api

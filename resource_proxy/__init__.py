@@ -13,9 +13,13 @@ from senim.settings import Settings
 def init_resource_proxy(app: Flask, settings: Settings) -> None:
     from werkzeug.exceptions import HTTPException
 
+    from registry.conformance import EXTENSION
+    from resource_proxy.conformance import ProxyConformanceSuite
     from resource_proxy.routes import bp, init_rate_limit, standard_http_error
 
     app.register_blueprint(bp)
     # App-wide: an unknown path under the prefix reaches no blueprint (its answer is left alone elsewhere).
     app.register_error_handler(HTTPException, standard_http_error)
     init_rate_limit(app, settings)
+    # the registry's sandbox checks banks with the proxy's own way of calling them
+    app.extensions[EXTENSION] = ProxyConformanceSuite()

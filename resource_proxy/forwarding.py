@@ -195,17 +195,25 @@ def rewrite_links(body: dict, bank_base: str, proxy_base: str) -> None:
         links[name] = proxy_base + url[len(bank_base) :]
 
 
-def forward(call: ProxyCall, query: dict[str, str], *, issuer: str, timeout: float) -> BankAnswer:
-    """Call the bank for ``call``; its answer, checked against the standard, or a refusal."""
-    headers = {
-        "Authorization": f"Bearer {sign(assertion_claims(call, issuer), ASSERTION_TYP)}",
-        INTERACTION_HEADER: call.interaction_id,
-        "Accept": "application/json",
-    }
+@dataclass(frozen=True)
+class RawAnswer:
+    """A bank's answer as received: status, headers, at most ``MAX_ANSWER_BYTES + 1`` bytes of body."""
+
+    status: int
+    headers: dict[str, str]
+    raw: bytes
+
+
+def call_bank(url: str, headers: dict[str, str], *, timeout: float) -> RawAnswer:
+    """One GET to a bank through the pooled client, the whole answer within ``timeout``.
+
+    The proxy forwards calls with it, and the sandbox's conformance suite
+    (``resource_proxy/conformance.py``) checks a bank with it, so a bank passes the
+    suite only if it answers the way the proxy will call it."""
     try:
         response = POOL.request(
             "GET",
-            bank_url(call, query),
+            url,
             headers=headers,
             # total: connecting may take all of it, the answer only what is left after.
             timeout=urllib3.Timeout(total=timeout),
@@ -226,7 +234,18 @@ def forward(call: ProxyCall, query: dict[str, str], *, issuer: str, timeout: flo
         raise E.BankTimeout() from None
     except HTTPError:
         raise E.BankUnavailable() from None
-    answer = judge_answer(call, response.status, raw)
+    return RawAnswer(response.status, {k.lower(): v for k, v in response.headers.items()}, raw)
+
+
+def forward(call: ProxyCall, query: dict[str, str], *, issuer: str, timeout: float) -> BankAnswer:
+    """Call the bank for ``call``; its answer, checked against the standard, or a refusal."""
+    headers = {
+        "Authorization": f"Bearer {sign(assertion_claims(call, issuer), ASSERTION_TYP)}",
+        INTERACTION_HEADER: call.interaction_id,
+        "Accept": "application/json",
+    }
+    received = call_bank(bank_url(call, query), headers, timeout=timeout)
+    answer = judge_answer(call, received.status, received.raw)
     if answer.status == 200:
         rewrite_links(answer.body, call.api.base_url, issuer + PROXY_PREFIX)
     return answer

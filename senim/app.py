@@ -11,7 +11,7 @@ import time
 from flask import Flask, Response, g, jsonify, request
 from sqlalchemy import text
 
-from senim.audit import configure_audit_logging
+from senim.audit import configure_audit_logging, flush_audit_events, init_audit_store
 from senim.clock import Clock, SystemClock
 from senim.database import db, init_database
 from senim.keys import KeyRing, load_biometric_key
@@ -51,6 +51,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.extensions["senim.keyring"] = keyring
     app.extensions["senim.biometric_key"] = load_biometric_key(settings.biometric_key, settings.key_dir)
     init_database(app, settings.database_url)
+    init_audit_store(app)  # registered after the database: its teardown runs before the session's
 
     # Importing models registers them with the metadata (and with Alembic).
     # Foreign keys by name ("participants.id") resolve once every table is
@@ -59,11 +60,13 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     import idp.cabinet
     import idp.customer_login
     import idp.models
-    import idp.otp  # noqa: F401
+    import idp.otp
+    import idp.staff_login  # noqa: F401
     import resource_proxy.models  # noqa: F401
     from biometrics.registry import LocalReferenceRegistry
     from consent_ui import init_consent_ui
     from idp import init_idp
+    from registry import init_registry
     from registry.accreditation_routes import init_accreditation_routes
     from resource_proxy import init_resource_proxy
 
@@ -72,6 +75,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     init_idp(app, settings)
     init_consent_ui(app, settings)
     init_resource_proxy(app, settings)  # after the pages: it shares their rate limiter
+    init_registry(app)
     init_accreditation_routes(app)
     _register_platform_routes(app)
     return app
@@ -83,8 +87,9 @@ def _fresh_request_globals() -> None:
     A request shares ``g`` with an application context that was already
     pushed (a test, a CLI command); what extensions cache there for one
     request (Flask-WTF's CSRF token, Flask-Babel's locale) must not leak into
-    the next.
+    the next. Audit records kept by that context are written first.
     """
+    flush_audit_events()
     g.__dict__.clear()
 
 

@@ -111,6 +111,31 @@ def seed() -> None:
             click.echo(line)
 
 
+@demo.command("staff-code")
+@click.argument("email")
+def demo_staff_code_command(email: str) -> None:
+    """The sign-in code of a demo staff account (operator@senim.demo, …) — never outside the demo."""
+    from idp.staff_login import SignInRefused, code_to_type_now
+    from registry.staff import member_by_email
+    from senim.demo import DEMO_STAFF
+
+    app = _app()
+    if app.extensions["senim.settings"].production:
+        raise click.ClickException("demo accounts do not exist in production")
+    if email.strip().lower() not in {address for address, *_rest in DEMO_STAFF}:
+        raise click.ClickException(
+            f"{email} is not a demo staff account: {', '.join(a for a, *_r in DEMO_STAFF)}"
+        )
+    with app.app_context():
+        member = member_by_email(email)
+        if member is None:
+            raise click.ClickException(f"{email} is not seeded yet: run `senim demo seed`")
+        try:
+            click.echo(code_to_type_now(member))
+        except SignInRefused as error:
+            raise click.ClickException(str(error)) from None
+
+
 @demo.command("login")
 @click.option("--hint", default=None, help="login_hint for the pages: an IIN or a phone number.")
 @click.option("--timeout", default=600, show_default=True, help="Seconds to wait for the browser.")
@@ -272,10 +297,11 @@ def clients() -> None:
 @click.option("--name", required=True)
 @click.option(
     "--jwks-file",
-    required=True,
+    default=None,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="the client's public keys (JWKS JSON)",
 )
+@click.option("--jwks-uri", default=None, help="or: where the client publishes its public keys (https)")
 @click.option("--redirect-uri", "redirect_uris", multiple=True)
 @click.option("--scope", default="openid accounts", show_default=True)
 @click.option(
@@ -299,7 +325,8 @@ def clients() -> None:
 )
 def clients_add(
     name: str,
-    jwks_file: Path,
+    jwks_file: Path | None,
+    jwks_uri: str | None,
     redirect_uris: tuple[str, ...],
     scope: str,
     grant_types: tuple[str, ...],
@@ -310,16 +337,19 @@ def clients_add(
     """Register a client and print it as JSON."""
     from idp.clients import ClientRegistrationError, register_client
 
-    try:
-        jwks = json.loads(jwks_file.read_text())
-    except ValueError as error:
-        raise click.ClickException(f"{jwks_file} is not JSON: {error}") from None
+    jwks = None
+    if jwks_file is not None:
+        try:
+            jwks = json.loads(jwks_file.read_text())
+        except ValueError as error:
+            raise click.ClickException(f"{jwks_file} is not JSON: {error}") from None
     app = _app()
     with app.app_context():
         try:
             client = register_client(
                 name=name,
                 jwks=jwks,
+                jwks_uri=jwks_uri,
                 redirect_uris=list(redirect_uris),
                 scope=scope,
                 grant_types=list(grant_types) or ["authorization_code", "refresh_token"],
@@ -789,6 +819,105 @@ def apis_subscribe(client_id: str, api_id: str) -> None:
         click.echo(json.dumps(subscription.as_public_dict()))
 
 
+@apis.command("submit")
+@click.option("--provider", "provider_id", required=True, help="participant id of the bank (an API provider)")
+@click.option("--base-url", required=True, help="the production base URL the proxy will route to")
+@click.option("--sandbox-url", required=True, help="the sandbox base URL the conformance suite checks")
+@click.option("--description", required=True, help="plain text shown on the showcase (up to 1000 characters)")
+@click.option(
+    "--sandbox-iin",
+    default=None,
+    help="the test customer whose data the sandbox serves (default: the reference banks' 900101300017)",
+)
+def apis_submit(
+    provider_id: str, base_url: str, sandbox_url: str, description: str, sandbox_iin: str | None
+) -> None:
+    """Submit an account-information v1 API: the sandbox's conformance suite runs against it
+    and it is published only if every check passes. Prints the API and the report as JSON."""
+    from registry.apis import ApiRegistryError
+    from registry.publication import DEFAULT_SANDBOX_CUSTOMER_IIN, submit_api
+
+    with _app().app_context():
+        try:
+            outcome = submit_api(
+                provider_id=provider_id,
+                base_url=base_url,
+                sandbox_url=sandbox_url,
+                description=description,
+                sandbox_customer_iin=sandbox_iin or DEFAULT_SANDBOX_CUSTOMER_IIN,
+            )
+        except ApiRegistryError as error:
+            raise click.ClickException(str(error)) from None
+        _echo_outcome(outcome)
+
+
+@apis.command("recheck")
+@click.argument("api_id")
+def apis_recheck(api_id: str) -> None:
+    """Run the conformance suite against the API's sandbox now; print the report as JSON."""
+    from registry.apis import ApiRegistryError
+    from registry.publication import recheck_api
+
+    with _app().app_context():
+        try:
+            outcome = recheck_api(api_id)
+        except ApiRegistryError as error:
+            raise click.ClickException(str(error)) from None
+        _echo_outcome(outcome)
+
+
+def _echo_outcome(outcome: object) -> None:
+    click.echo(json.dumps({"api": outcome.api.as_public_dict(), "check": outcome.run.as_public_dict()}))
+    if not outcome.report.passed:
+        raise click.ClickException(
+            f"API {outcome.api.id} is {outcome.api.status}: failed {', '.join(outcome.report.failed_checks)}"
+        )
+
+
+@apis.command("checks")
+@click.argument("api_id")
+@click.option("--limit", default=20, show_default=True, help="runs shown, newest first")
+def apis_checks(api_id: str, limit: int) -> None:
+    """The API's conformance check runs, newest first, one JSON object a line."""
+    from registry.apis import ApiRegistryError
+    from registry.showcase import check_history
+
+    with _app().app_context():
+        try:
+            runs = check_history(api_id, limit)
+        except ApiRegistryError as error:
+            raise click.ClickException(str(error)) from None
+        for run in runs:
+            click.echo(json.dumps(run.as_public_dict()))
+
+
+# -- the worker: scheduled re-checks of published APIs --------------------------------------------
+@main.command()
+@click.option("--once", is_flag=True, help="run the due checks once and exit")
+@click.option("--poll", type=float, default=5.0, show_default=True, help="seconds between two rounds")
+def worker(once: bool, poll: float) -> None:
+    """Re-check every published or suspended API whose check is due (every
+    SENIM_API_CHECK_INTERVAL seconds): a failure suspends it, a pass publishes it again.
+    Several workers may run: each API is claimed by one. Stops on Ctrl-C or SIGTERM."""
+    import signal
+    import threading
+
+    from registry.worker import run_worker
+
+    app = _app()
+    stop = threading.Event()
+    if not once:
+        signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
+        interval = app.extensions["senim.settings"].api_check_interval
+        click.echo(f"checking published APIs every {interval} s (SENIM_API_CHECK_INTERVAL); Ctrl-C stops")
+    try:
+        checked = run_worker(app, stop, once=once, poll_seconds=poll)
+    except KeyboardInterrupt:
+        stop.set()
+        return
+    click.echo(f"{checked} API check(s) run")
+
+
 # -- people (the reference photo registry) ------------------------------------------------
 @main.group()
 def people() -> None:
@@ -904,3 +1033,73 @@ def purge() -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
+
+
+# -- staff (participants' staff and the platform's operators) ------------------------------------
+@main.group()
+def staff() -> None:
+    """Staff accounts: invitations for participants' staff and the platform's operators."""
+
+
+def _print_invitation(member: object, secret: str) -> None:
+    from flask import current_app
+
+    from idp.staff_login import staff_origin
+
+    origin = staff_origin(current_app.extensions["senim.settings"].issuer)
+    click.echo(json.dumps(member.as_dict(), ensure_ascii=False))
+    click.echo(f"Invitation link (works once, for three days): {origin}/registry/join/{secret}")
+
+
+@staff.command("invite-operator")
+@click.option("--email", required=True, help="the operator's e-mail address (their sign-in name)")
+@click.option("--name", default="", help="their name as colleagues see it")
+def staff_invite_operator(email: str, name: str) -> None:
+    """Invite an operator of the platform (the first one starts here) and print the link to send them."""
+    from registry.staff import OPERATOR, StaffError, invite
+
+    with _app().app_context():
+        try:
+            member, secret = invite(
+                participant_id=None, email=email, role=OPERATOR, name=name, invited_by=None
+            )
+        except StaffError as error:
+            raise click.ClickException(str(error)) from None
+        _print_invitation(member, secret)
+
+
+@staff.command("invite")
+@click.option("--participant", "participant_id", required=True, help="the participant's id")
+@click.option("--email", required=True)
+@click.option("--name", default="")
+@click.option(
+    "--role",
+    type=click.Choice(["admin", "developer", "finance", "viewer"]),
+    default="admin",
+    show_default=True,
+)
+def staff_invite(participant_id: str, email: str, name: str, role: str) -> None:
+    """Invite a participant's staff member (e.g. its first admin) and print the link to send them."""
+    from registry.staff import StaffError, invite
+
+    with _app().app_context():
+        try:
+            member, secret = invite(
+                participant_id=participant_id, email=email, role=role, name=name, invited_by=None
+            )
+        except StaffError as error:
+            raise click.ClickException(str(error)) from None
+        _print_invitation(member, secret)
+
+
+@staff.command("list")
+@click.option(
+    "--participant", "participant_id", default=None, help="a participant's staff (default: operators)"
+)
+def staff_list(participant_id: str | None) -> None:
+    """Staff of a participant, or the operators, one JSON object a line."""
+    from registry.staff import staff_of
+
+    with _app().app_context():
+        for member in staff_of(participant_id):
+            click.echo(json.dumps(member.as_dict(), ensure_ascii=False))

@@ -61,11 +61,48 @@ DEMO_BANKS = [
 DEMO_FINTECH = ("Senim Demo Fintech", _demo_bin("15074000004"))
 
 
+#: (e-mail, name, role, BIN of their participant or None for the platform) of the demo staff:
+#: they sign in at /registry with the code `senim demo staff-code EMAIL` prints.
+DEMO_STAFF = (
+    ("operator@senim.demo", "Demo Operator", "operator", None),
+    ("admin@fintech.demo", "Fintech Admin", "admin", DEMO_FINTECH[1]),
+    ("admin@altyn.demo", "Altyn Admin", "admin", DEMO_BANKS[0][1]),
+)
+
+
 def seed_demo(settings: Settings) -> Iterator[str]:
     fintech = yield from _seed_demo_participants()
     yield from _seed_demo_client(settings, fintech)
     yield from _seed_demo_apis()
     yield from _seed_demo_people(settings)
+    yield from _seed_demo_staff()
+
+
+def _seed_demo_staff() -> Iterator[str]:
+    """The demo operator and participant admins, active, with an authenticator app enrolled."""
+    import pyotp
+
+    from idp.staff_login import begin_totp_enrolment, confirm_totp_enrolment, totp_of
+    from registry.staff import accept_invitation, invite, member_by_email
+
+    for email, name, role, bin_ in DEMO_STAFF:
+        member = member_by_email(email)
+        if member is None:
+            participant_id = None
+            if bin_ is not None:
+                participant_id = db.session.scalar(select(Participant.id).where(Participant.bin == bin_))
+                if participant_id is None:
+                    continue
+            _invited, secret = invite(
+                participant_id=participant_id, email=email, role=role, name=name, invited_by=None
+            )
+            member = accept_invitation(secret, name)
+            yield f"demo staff added: {email} ({role})"
+        else:
+            yield f"demo staff present: {email} ({member.role}, {member.status})"
+        if totp_of(member) is None:
+            totp = pyotp.parse_uri(begin_totp_enrolment(member))
+            confirm_totp_enrolment(member, totp.now())
 
 
 def demo_bank_ids() -> list[str]:

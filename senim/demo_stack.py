@@ -23,10 +23,11 @@ from dataclasses import dataclass
 from typing import IO
 from urllib.parse import urlsplit
 
+from idp.staff_login import staff_origin
 from registry.apis import published_api
 from registry.models import Participant
 from senim.database import db
-from senim.demo import DEMO_PEOPLE, demo_bank_ids
+from senim.demo import DEMO_PEOPLE, DEMO_STAFF, demo_bank_ids
 from senim.settings import Settings
 
 #: The 3-digit bank code inside each demo bank's IBANs, in the order of DEMO_BANKS.
@@ -228,6 +229,9 @@ def summary(processes: Sequence[DemoProcess], settings: Settings) -> list[str]:
         lines.append(f"The SMS codes arrive at {settings.issuer}/dev/sms")
     lines += [
         f"The customer's consents: {settings.issuer}/cabinet",
+        f"Participant cabinet and operator console: {staff_origin(settings.issuer)}/registry",
+        "  sign in with a code: " + ", ".join(email for email, *_rest in DEMO_STAFF),
+        "  the code: `.venv/bin/senim demo staff-code EMAIL` (then add a passkey under Security)",
         "No camera? `senim demo face-video --help` makes a clip for the face page.",
         "Ctrl-C stops everything.",
         "",

@@ -110,6 +110,9 @@ class Settings:
     proxy_timeout: float = 5.0
     #: calls per API user through the resource proxy (Flask-Limiter notation)
     proxy_rate_limit: str = "1200/minute"
+    #: seconds between two conformance checks of a published API by `senim worker`
+    #: (45: 1,920 checks a day, the pilot's figure)
+    api_check_interval: int = 45
 
     @property
     def production(self) -> bool:
@@ -167,6 +170,7 @@ class Settings:
             notify_interval=_int(env, "SENIM_NOTIFY_INTERVAL", 5, 0, 3600),
             proxy_timeout=_float(env, "SENIM_PROXY_TIMEOUT", 5.0, 0.05, 120.0),
             proxy_rate_limit=_rate_limit(env, "SENIM_PROXY_RATE_LIMIT", "1200/minute"),
+            api_check_interval=_int(env, "SENIM_API_CHECK_INTERVAL", 45, 5, 7 * 24 * 3600),
         )
 
     def with_overrides(self, **changes: object) -> Settings:

@@ -1,7 +1,7 @@
 """participants' profiles and logos, accreditation, the platform's CA
 
 Revision ID: 0012_participant_accreditation
-Revises: 0011
+Revises: 0017
 Create Date: 2026-12-03 08:10:00
 
 Hand-written. Columns are added to ``participants`` in batch mode: SQLite
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "0012_participant_accreditation"
-down_revision = "0011"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 

@@ -117,14 +117,22 @@ def test_openapi_document_is_valid_and_lists_every_endpoint(app, http) -> None:
 
     document = http.get("/openapi/authorization-server.json").get_json()
     validate(document)
-    # The authorization server's own endpoints; the customer pages (consent_ui) are HTML and the
-    # consent API, the resource proxy and the registry have their own documents (/openapi/consents.json,
-    # /openapi/open-banking.json, the registry's: registry.openapi_accreditation).
+    # The authorization server's own endpoints; the customer and staff pages are HTML and the
+    # consent API, the resource proxy and the registry have their own documents
+    # (/openapi/consents.json, /openapi/open-banking.json, /openapi/registry.json; the
+    # accreditation routes' paths: registry.openapi_accreditation).
     rules = {
         rule.rule.replace("<", "{").replace(">", "}")
         for rule in app.url_map.iter_rules()
         if not rule.endpoint.startswith(
-            ("consent_ui.", "consents.", "resource_proxy.", "registry_accreditation.")
+            (
+                "consent_ui.",
+                "staff_ui.",
+                "consents.",
+                "resource_proxy.",
+                "registry.",
+                "registry_accreditation.",
+            )
         )
     }
     idp_rules = {r for r in rules if not r.startswith(("/static", "/openapi", "/dev", "/.well-known/oauth"))}

@@ -62,6 +62,60 @@ def placeholder_camera(path: Path) -> Path:
     return path
 
 
+#: Chromium as root on a closed network (see DEPENDENCIES.md).
+CHROMIUM_ARGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+)
+#: A laptop's screen, for the participant cabinet and the operator console.
+DESK_VIEWPORT = {"width": 1280, "height": 900}
+
+
+@contextmanager
+def chromium_page_with_passkeys() -> Iterator:
+    """A page of a fresh headless Chromium (English, a laptop's screen) with a virtual authenticator.
+
+    The authenticator (CTAP2, built in, resident keys, user verification
+    that always succeeds) is added through the DevTools protocol's WebAuthn
+    domain: the page's ``navigator.credentials`` talks to it as to a
+    laptop's fingerprint reader. Yields the page and the CDP session (whose
+    ``WebAuthn.getCredentials`` shows what the authenticator holds) with the
+    authenticator's id."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=list(CHROMIUM_ARGS)
+        )
+        context = browser.new_context(locale="en-US", viewport=DESK_VIEWPORT)
+        page = context.new_page()
+        page.set_default_timeout(PAGE_TIMEOUT_MS)
+        cdp = context.new_cdp_session(page)
+        cdp.send("WebAuthn.enable")
+        added = cdp.send(
+            "WebAuthn.addVirtualAuthenticator",
+            {
+                "options": {
+                    "protocol": "ctap2",
+                    "transport": "internal",
+                    "hasResidentKey": True,
+                    "hasUserVerification": True,
+                    "isUserVerified": True,
+                    "automaticPresenceSimulation": True,
+                }
+            },
+        )
+        try:
+            yield page, cdp, added["authenticatorId"]
+        finally:
+            context.close()
+            browser.close()
+
+
 @contextmanager
 def chromium_page(camera_file: Path, app_redirect_uri: str) -> Iterator:
     """A page of a fresh headless Chromium in English on a phone's screen, its camera ``camera_file``.
@@ -75,12 +129,7 @@ def chromium_page(camera_file: Path, app_redirect_uri: str) -> Iterator:
             executable_path=CHROMIUM,
             headless=True,
             args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
+                *CHROMIUM_ARGS,
                 "--use-fake-device-for-media-stream",
                 "--use-fake-ui-for-media-stream",
                 f"--use-file-for-fake-video-capture={camera_file}",

@@ -80,3 +80,18 @@ def test_only_an_active_api_user_subscribes(bank: str, api_user: str) -> None:
         subscribe(api_id=api.id, client_id="app-1", participant_id=bank)
     with pytest.raises(ApiRegistryError, match="no API"):
         subscribe(api_id="nope", client_id="app-1", participant_id=api_user)
+
+
+def test_publishing_by_hand_puts_an_api_with_a_sandbox_on_the_schedule_and_unpublishing_takes_it_off(
+    bank: str, clock
+) -> None:
+    api = add_api(provider_id=bank, base_url="https://api.bank.kz/ob/v1")
+    set_published(api.id, True)
+    assert api.next_check_due_at is None  # no sandbox: nothing to check
+    set_published(api.id, False)
+    api.sandbox_url = "https://sandbox.bank.kz/ob/v1"
+    set_published(api.id, True)
+    assert api.next_check_due_at == int(clock.now())  # checked on the worker's next round
+    assert api.status_changed_at == int(clock.now())
+    set_published(api.id, False)
+    assert api.next_check_due_at is None

@@ -62,3 +62,37 @@ def test_a_demo_client_seeded_before_the_demo_app_gets_its_addresses(senim, tmp_
     client = next(json.loads(line) for line in senim("clients", "list").output.splitlines())
     assert client["redirect_uris"] == ["http://127.0.0.1:8001/callback", "http://127.0.0.1:8080/callback"]
     assert client["notification_uri"] == "http://127.0.0.1:8080/events"
+
+
+def test_submit_runs_the_suite_and_refuses_a_sandbox_that_is_down(senim) -> None:  # noqa: F811
+    from tests.resource_proxy.conftest import closed_port
+
+    bank = json.loads(_add(senim, "Altyn", BANK_BIN, "api_provider").output)["id"]
+    sandbox = f"http://127.0.0.1:{closed_port()}"
+    submitted = senim(
+        "apis", "submit", "--provider", bank, "--base-url", "http://127.0.0.1:8101",
+        "--sandbox-url", sandbox, "--description", "Altyn accounts",
+    )  # fmt: skip
+    assert submitted.exit_code != 0
+    assert "refused: failed sandbox_reachable" in submitted.output
+    printed = json.loads(submitted.output.splitlines()[0])
+    assert printed["api"]["status"] == "refused"
+    assert printed["api"]["sandbox_customer_iin"] == "900101300017"  # the reference banks' test customer
+    assert printed["check"]["trigger"] == "submission"
+    api_id = printed["api"]["id"]
+    rechecked = senim("apis", "recheck", api_id)
+    assert rechecked.exit_code != 0 and "refused" in rechecked.output
+    runs = [json.loads(line) for line in senim("apis", "checks", api_id).output.splitlines()]
+    # newest first; both ran within the same second here, so only the set is certain
+    assert sorted(r["trigger"] for r in runs) == ["manual", "submission"]
+
+
+def test_submit_refuses_bad_input_clearly(senim) -> None:  # noqa: F811
+    bank = json.loads(_add(senim, "Altyn", BANK_BIN, "api_provider").output)["id"]
+    bad = senim(
+        "apis", "submit", "--provider", bank, "--base-url", "http://127.0.0.1:8101",
+        "--sandbox-url", "http://127.0.0.1:8101", "--description", "x", "--sandbox-iin", "123",
+    )  # fmt: skip
+    assert bad.exit_code != 0 and "sandbox test customer" in bad.output
+    assert senim("apis", "list").output == ""
+    assert "no API" in senim("apis", "checks", "nope").output

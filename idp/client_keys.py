@@ -1,0 +1,131 @@
+"""A client's public keys: registered as a JWKS, or published by the client at its ``jwks_uri``.
+
+A client that publishes its keys (RFC 7591 §2 ``jwks_uri``; OIDC Core §10.1.1)
+rotates them itself without telling the platform: it publishes the new key
+next to the old one, starts signing with it, later drops the old one. The
+platform keeps what it fetched for ``CACHE_SECONDS`` and fetches again at
+once when an assertion names a key id it does not know — but not more than
+once per ``REFETCH_SECONDS`` for one address, so a stream of assertions with
+made-up key ids cannot make the platform hammer the client's server.
+
+A client with a registered JWKS rotates through the cabinet instead: add the
+new key, switch, remove the old one (``idp.clients.add_client_key`` /
+``remove_client_key``); both are valid in between, so nothing stops.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+
+import requests
+from joserfc.jwk import KeySet
+
+from idp.errors import ClientAssertionInvalid
+from senim import clock
+
+CACHE_SECONDS = 300
+REFETCH_SECONDS = 30
+FETCH_TIMEOUT = 3.0
+MAX_JWKS_BYTES = 64 * 1024
+
+
+class JwksUnavailable(ClientAssertionInvalid):
+    """The client's JWKS could not be fetched or read."""
+
+
+@lru_cache(maxsize=1024)
+def _keyset(jwks_json: str) -> KeySet:
+    return KeySet.import_key_set(json.loads(jwks_json))
+
+
+def keyset_of(jwks: dict | None) -> KeySet:
+    """The keys of a registered JWKS, parsed once per distinct JWKS."""
+    if not jwks or not jwks.get("keys"):
+        raise ClientAssertionInvalid("The client has no registered keys.")
+    return _keyset(json.dumps(jwks, sort_keys=True))
+
+
+@dataclass
+class _Fetched:
+    jwks: dict
+    fetched_at: float
+
+
+_fetched: dict[str, _Fetched] = {}
+_lock = threading.Lock()
+
+
+def fetch_jwks(uri: str) -> dict:
+    """The JWKS the client publishes at ``uri``: public keys only, a small JSON document.
+
+    No redirects are followed (the registered address is the one trusted).
+    """
+    from idp.clients import ClientRegistrationError, validate_jwks
+
+    try:
+        with requests.get(
+            uri,
+            timeout=FETCH_TIMEOUT,
+            stream=True,
+            allow_redirects=False,
+            headers={"Accept": "application/json"},
+        ) as answer:
+            if answer.status_code != 200:
+                raise JwksUnavailable(f"The client's JWKS answered {answer.status_code}.")
+            body = answer.raw.read(MAX_JWKS_BYTES + 1, decode_content=True)
+    except requests.RequestException:
+        raise JwksUnavailable("The client's JWKS could not be fetched.") from None
+    if len(body) > MAX_JWKS_BYTES:
+        raise JwksUnavailable("The client's JWKS is too large.")
+    try:
+        return validate_jwks(json.loads(body))
+    except (ValueError, ClientRegistrationError):
+        raise JwksUnavailable("The client's JWKS is not a valid set of public keys.") from None
+
+
+def published_keyset(uri: str, *, kid: str | None = None, now: float | None = None) -> KeySet:
+    """The keys at ``uri``, from the cache while fresh and while they know ``kid``."""
+    now = clock.now() if now is None else now
+    with _lock:
+        cached = _fetched.get(uri)
+    if cached is not None:
+        fresh = now - cached.fetched_at < CACHE_SECONDS
+        known = kid is None or any(key.get("kid") == kid for key in cached.jwks["keys"])
+        may_refetch = now - cached.fetched_at >= REFETCH_SECONDS
+        if (fresh and known) or not may_refetch:
+            return keyset_of(cached.jwks)
+    jwks = fetch_jwks(uri)
+    with _lock:
+        _fetched[uri] = _Fetched(jwks, now)
+    return keyset_of(jwks)
+
+
+def forget_published_keys(uri: str | None = None) -> None:
+    """Drop what was fetched (for ``uri``, or everything): after a change of address, and in tests."""
+    with _lock:
+        if uri is None:
+            _fetched.clear()
+        else:
+            _fetched.pop(uri, None)
+
+
+def client_keyset(client: object, *, kid: str | None = None) -> KeySet:
+    """The public keys a client signs with: its registered JWKS, or what its ``jwks_uri`` publishes."""
+    jwks_uri = getattr(client, "jwks_uri", None)
+    if jwks_uri:
+        return published_keyset(jwks_uri, kid=kid)
+    return keyset_of(getattr(client, "jwks", None))
+
+
+def header_kid(compact_jws: str) -> str | None:
+    """The ``kid`` in a compact JWS's protected header, if it names one (read without verifying)."""
+    from joserfc.jws import extract_compact
+
+    try:
+        kid = extract_compact(compact_jws.encode()).headers().get("kid")
+    except (ValueError, TypeError, RecursionError, Exception):  # noqa: BLE001 - any garbage: no kid
+        return None
+    return kid if isinstance(kid, str) else None
