@@ -39,6 +39,19 @@ def check_logo_size(data: bytes) -> None:
         )
 
 
+def check_logo_complete(data: bytes, fmt: str | None) -> None:
+    """A cut-off file is refused even where Pillow would decode it as grey.
+
+    face_recognition sets Pillow's process-wide ``LOAD_TRUNCATED_IMAGES``
+    (see ``biometrics.images``), so the end marker is checked here: a PNG's
+    IEND chunk (PNG spec §11.2.5), a JPEG's EOI marker (FF D9, ITU T.81 B.2.1).
+    Bytes after it are allowed; re-encoding drops them.
+    """
+    marker = b"IEND" if fmt == "PNG" else b"\xff\xd9"
+    if marker not in data[8:]:
+        raise InvalidLogo("the logo is not a PNG or JPEG image (damaged or cut short)")
+
+
 def open_logo_image(data: bytes) -> Image.Image:
     """The decoded image, if the bytes are a PNG or JPEG of at most ``MAX_LOGO_SIDE`` px a side."""
     try:
@@ -50,7 +63,8 @@ def open_logo_image(data: bytes) -> Image.Image:
                 raise InvalidLogo(
                     f"a logo has at most {MAX_LOGO_SIDE} px a side, this one {image.size[0]}x{image.size[1]}"
                 )
-            image.load()  # decodes it all: a truncated or corrupt file fails here
+            check_logo_complete(data, image.format)
+            image.load()  # decodes it all: a corrupt file fails here
     except InvalidLogo:
         raise
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombWarning):

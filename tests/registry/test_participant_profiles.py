@@ -132,3 +132,13 @@ def test_no_logo_is_not_found(app, http) -> None:
     assert logo_png(participant.id) is None
     assert http.get(f"/registry/v1/participants/{participant.id}/logo.png").status_code == 404
     assert http.get("/registry/v1/participants/nope/logo.png").status_code == 404
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_a_cut_short_logo_is_refused_even_where_pillow_would_decode_it(app, monkeypatch, fmt) -> None:
+    from PIL import ImageFile
+
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)  # as face_recognition sets it
+    participant = registered()
+    with pytest.raises(InvalidLogo, match="cut short"):
+        set_logo(participant.id, _image(fmt, (200, 200))[:-40])
