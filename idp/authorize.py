@@ -14,7 +14,7 @@ Checks of ``/authorize``, in order:
 | 2 | check_only_par_parameters      | invalid_request (FAPI 2.0 §5.3.1.2 item 4)    |
 | 3 | load_pushed_request            | invalid_request_uri (unknown, expired, used)  |
 | 4 | check_client_matches_request   | invalid_request_uri                           |
-| 5 | check_client_active            | unauthorized_client (redirected)              |
+| 5 | check_client_active            | unauthorized_client (redirected): disabled, or its API user blocked |
 | 6 | check_authorization_details_still_hold | invalid_authorization_details (redirected): e.g. the consent was ended or timed out since PAR |
 
 The login and consent pages read and finish the interaction with
@@ -40,6 +40,7 @@ from authlib.common.urls import add_params_to_uri
 from sqlalchemy import select, update
 
 from idp import errors
+from idp.api_user_status import api_user_active
 from idp.consents.binding import granted_consent_id
 from idp.models import (
     Authorization,
@@ -109,6 +110,8 @@ def check_client_matches_request(par: PushedAuthorizationRequest, client_id: str
 def check_client_active(client: Client | None, par: PushedAuthorizationRequest) -> Client:
     if client is None or client.disabled_at is not None:
         raise errors.UnauthorizedClient("The client is disabled.", **redirect_to(par))
+    if not api_user_active(client.participant_id):  # idp.api_user_status
+        raise errors.ApiUserNotActive(**redirect_to(par))
     return client
 
 

@@ -81,6 +81,13 @@ class ClientDisabled(InvalidClient):
     description = "The client is disabled."
 
 
+class ApiUserNotActive(UnauthorizedClient):
+    """The client authenticated, but the API user it belongs to is blocked (idp.api_user_status)."""
+
+    reason = "api_user_not_active"
+    description = "The API user this client belongs to is blocked on the platform."
+
+
 # -- PAR (RFC 9126) and the authorize endpoint --------------------------------
 class InvalidRequestUri(Refusal):
     error = "invalid_request_uri"

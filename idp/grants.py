@@ -8,7 +8,7 @@ each grant checks, in order:
 |------------------------------------|:------------------:|:-------------:|:------------------:|
 | client authentication (RFC 7523)   | 1                  | 1             | 1                  |
 | check_client_may_use_grant         | 2                  | 2             | 2                  |
-| check_dpop_proof (RFC 9449)        | 3                  | 3             | 3                  |
+| check_dpop_proof (RFC 9449)        | 3                  | 3             | 4                  |
 | load_authorization_code            | 4                  |               |                    |
 | check_code_not_expired             | 5                  |               |                    |
 | check_redirect_uri_matches         | 6                  |               |                    |
@@ -17,11 +17,17 @@ each grant checks, in order:
 | check_refresh_token_not_expired    |                    | 5             |                    |
 | check_authorization_not_revoked    | 8                  | 6             |                    |
 | check_consent_in_force             | 9                  | 7             |                    |
-| check_dpop_key_is_bound_key        | 10                 | 8             |                    |
-| check_scope_allowed                |                    | 9             | 4                  |
-| record_single_use_identifiers      | 11                 | 10            | 5                  |
-| check_code_not_reused              | 12                 |               |                    |
-| check_refresh_token_not_reused     |                    | 11            |                    |
+| check_api_user_active              | 10                 | 8             | 3                  |
+| check_dpop_key_is_bound_key        | 11                 | 9             |                    |
+| check_scope_allowed                |                    | 10            | 5                  |
+| record_single_use_identifiers      | 12                 | 11            | 6                  |
+| check_code_not_reused              | 13                 |               |                    |
+| check_refresh_token_not_reused     |                    | 12            |                    |
+
+``check_api_user_active`` refuses every grant of a client whose API user
+is blocked (``idp.api_user_status``), consent or not, read live; a grant
+tied to a consent meets ``check_consent_in_force`` first, which says the
+consent is no longer in force (invalid_grant) for the same reason.
 
 ``check_consent_in_force`` asks ``idp.consents.binding`` whether the consent
 the grant was made for is still in force, read live every time; grants
@@ -47,6 +53,7 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from sqlalchemy import Row, bindparam, select, update
 
 from idp import errors
+from idp.api_user_status import check_api_user_active
 from idp.consents.binding import consent_in_force
 from idp.models import Authorization, AuthorizationCode, IssuedToken, secret_hash
 from idp.replay import record_deferred
@@ -93,6 +100,10 @@ class SenimGrant:
     def check_client_may_use_grant(self) -> None:
         if not self.request.client.check_grant_type(self.GRANT_TYPE):
             raise errors.UnauthorizedClient(f"The client may not use grant_type={self.GRANT_TYPE}.")
+
+    def check_api_user_active(self) -> None:
+        # A blocked API user's clients get no token of any grant (idp.api_user_status).
+        check_api_user_active(self.request.client.participant_id)
 
     def check_dpop_proof(self) -> None:
         # RFC 9449 §5: every token request carries a proof; the token is bound to its key.
@@ -151,6 +162,7 @@ class AuthorizationCodeGrant(SenimGrant, grants.AuthorizationCodeGrant):
         "check_pkce_verifier",
         "check_authorization_not_revoked",
         "check_consent_in_force",
+        "check_api_user_active",
         "check_dpop_key_is_bound_key",
         "record_single_use_identifiers",
         "check_code_not_reused",
@@ -255,6 +267,7 @@ class RefreshTokenGrant(SenimGrant, grants.RefreshTokenGrant):
         "check_refresh_token_not_expired",
         "check_authorization_not_revoked",
         "check_consent_in_force",
+        "check_api_user_active",
         "check_dpop_key_is_bound_key",
         "check_scope_allowed",
         "record_single_use_identifiers",
@@ -348,6 +361,7 @@ class RefreshTokenGrant(SenimGrant, grants.RefreshTokenGrant):
 class ClientCredentialsGrant(SenimGrant, grants.ClientCredentialsGrant):
     CHECKS = (
         "check_client_may_use_grant",
+        "check_api_user_active",
         "check_dpop_proof",
         "check_scope_allowed",
         "record_single_use_identifiers",

@@ -5,7 +5,10 @@ Introspection answers from the database on every call: a token whose grant was
 revoked (reused code or refresh token, revocation), or whose grant's consent
 is no longer in force (revoked, expired, its API user blocked, another
 customer's: ``idp.consents.binding``), is ``active: false`` at once, even
-before its ``exp``. The answer names the consent (``consent_id``).
+before its ``exp``. So is every token of a client whose API user is blocked,
+with or without a consent (``idp.api_user_status``): the blocked API user
+still authenticates here, and learns its tokens are no longer active. The
+answer names the consent (``consent_id``).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from sqlalchemy import select, update
 
+from idp.api_user_status import client_api_user_active
 from idp.consents.binding import consent_in_force
 from idp.errors import ConsentNotInForce, InvalidToken
 from idp.models import Authorization, Client, IssuedToken, secret_hash
@@ -45,6 +49,8 @@ class KnownToken:
         if self.record.revoked_at is not None:
             return True
         if self.record.kind == REFRESH_TOKEN and self.record.used_at is not None:
+            return True
+        if not client_api_user_active(self.record.client_id):
             return True
         if self.record.authorization_id:
             authz = self.authorization = db.session.get(Authorization, self.record.authorization_id)

@@ -120,6 +120,7 @@ class ClientSnapshot(ClientRules):
     jwks: dict | None
     token_endpoint_auth_method: str
     disabled_at: int | None
+    participant_id: str | None
     jwks_uri: str | None = None
 
     @classmethod
@@ -138,6 +139,7 @@ _SELECT_CLIENT_SNAPSHOT = select(
     _CLIENTS.c.jwks,
     _CLIENTS.c.token_endpoint_auth_method,
     _CLIENTS.c.disabled_at,
+    _CLIENTS.c.participant_id,
     _CLIENTS.c.jwks_uri,
 ).where(_CLIENTS.c.client_id == bindparam("client_id"))
 

@@ -11,6 +11,7 @@ Checks, in order (one function each, named for its rule):
 | # | check                              | refusal                          |
 |---|------------------------------------|----------------------------------|
 | 1 | client authentication (RFC 7523)   | invalid_client                   |
+| 1b| check_api_user_active              | unauthorized_client (blocked API user, idp.api_user_status) |
 | 2 | check_no_request_uri               | invalid_request (§2.1)           |
 | 3 | load_request_object (RFC 9101)     | invalid_request_object           |
 | 4 | check_client_id_matches            | invalid_request (§2.1)           |
@@ -37,6 +38,7 @@ from authlib.oauth2.rfc6749.endpoint import Endpoint, EndpointRequest
 from authlib.oauth2.rfc6749.requests import OAuth2Request
 
 from idp import errors
+from idp.api_user_status import check_api_user_active
 from idp.models import Client, PushedAuthorizationRequest, secret_hash
 from idp.rfc9101_request_object import parse_request_object
 from idp.rfc9396_authorization_details import parse_authorization_details
@@ -208,6 +210,7 @@ class PushedAuthorizationEndpoint(Endpoint):
             raise errors.InvalidRequest("Use POST.")
         client = self.server.authenticate_client(request, self.CLIENT_AUTH_METHODS, "par")
         request.client = client
+        check_api_user_active(client.participant_id)
         form = request.form
         Checks.check_no_request_uri(form)
         params = Checks.load_request_object(form, client, self.issuer)

@@ -7,6 +7,7 @@ from flask import Blueprint, Response, current_app, jsonify, make_response, redi
 
 from idp import authorize as authz_flow
 from idp import errors
+from idp.api_user_status import client_api_user_active
 from idp.consents.binding import record_use
 from idp.openapi import openapi_document
 from idp.replay import defer_until_write_phase
@@ -195,6 +196,8 @@ def authenticate_resource_request(required_scope: str | None = None) -> Verified
 def userinfo() -> Response:
     try:
         verified = authenticate_resource_request("openid")
+        if not client_api_user_active(verified.record.client_id):  # idp.api_user_status
+            raise errors.InvalidToken("The API user of this access token is blocked on the platform.")
     except errors.Refusal as error:
         return _resource_error(error)
     if verified.record.subject is None:

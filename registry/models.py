@@ -5,13 +5,24 @@ Times are integer seconds since the epoch (the application clock).
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from senim.database import db
 
-ACTIVE = "active"
-BLOCKED = "blocked"
+ACTIVE = "active"  # accredited (or added by an operator): it has roles and may act
+BLOCKED = "blocked"  # stopped by an operator; unblocking restores active or registered
+REGISTERED = "registered"  # registered itself, not accredited yet: no roles, may not act
 
 
 class Participant(db.Model):
@@ -27,10 +38,16 @@ class Participant(db.Model):
     name: Mapped[str] = mapped_column(String(200))
     bin: Mapped[str] = mapped_column(String(12), unique=True)
     roles: Mapped[list] = mapped_column(JSON)  # "api_provider" and/or "api_user"
-    status: Mapped[str] = mapped_column(String(16))  # "active" | "blocked"
+    status: Mapped[str] = mapped_column(String(16))  # "registered" | "active" | "blocked"
     created_at: Mapped[int] = mapped_column(BigInteger)
     status_changed_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     status_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # The profile: contacts are for the operator, never shown in the public register.
+    contact_email: Mapped[str | None] = mapped_column(String(254), nullable=True)
+    contact_phone: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    description: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    #: when its first accreditation was approved (the register's "accredited since")
+    accredited_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
     def as_public_dict(self) -> dict:
         """What the CLI prints and other participants may see (a BIN is public)."""
@@ -43,10 +60,176 @@ class Participant(db.Model):
             "created_at": self.created_at,
             "status_changed_at": self.status_changed_at,
             "status_reason": self.status_reason,
+            "accredited_at": self.accredited_at,
         }
+
+    def profile_dict(self) -> dict:
+        """The participant's own view (cabinet, operator): with its contacts."""
+        record = self.as_public_dict()
+        record.update(
+            {
+                "contact_email": self.contact_email,
+                "contact_phone": self.contact_phone,
+                "description": self.description,
+            }
+        )
+        return record
 
     def __repr__(self) -> str:
         return f"<Participant {self.id} {self.status}>"
+
+
+class ParticipantLogo(db.Model):
+    """A participant's logo, re-encoded as PNG by the platform (never the uploaded bytes)."""
+
+    __tablename__ = "participant_logos"
+
+    participant_id: Mapped[str] = mapped_column(ForeignKey("participants.id"), primary_key=True)
+    png: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+
+
+# -- accreditation ---------------------------------------------------------------------------------
+SUBMITTED = "submitted"
+IN_REVIEW = "in_review"
+APPROVED = "approved"
+REJECTED = "rejected"
+OPEN_APPLICATION_STATES = (SUBMITTED, IN_REVIEW)
+
+
+class AccreditationApplication(db.Model):
+    """A participant's request to be accredited as API provider and/or API user.
+
+    ``open_participant_id`` holds the participant's id while the application is
+    open and NULL once decided: its unique constraint makes "one open
+    application per participant" hold even for two requests in parallel
+    (NULLs never collide, on SQLite as on PostgreSQL).
+    """
+
+    __tablename__ = "accreditation_applications"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    participant_id: Mapped[str] = mapped_column(ForeignKey("participants.id"), index=True)
+    open_participant_id: Mapped[str | None] = mapped_column(String(36), unique=True, nullable=True)
+    roles: Mapped[list] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))  # submitted | in_review | approved | rejected
+    submitted_at: Mapped[int] = mapped_column(BigInteger)
+    decided_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    reviewer_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    rejection_reason: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+
+    def as_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "participant_id": self.participant_id,
+            "roles": list(self.roles or []),
+            "status": self.status,
+            "submitted_at": self.submitted_at,
+            "decided_at": self.decided_at,
+            "reviewer_id": self.reviewer_id,
+            "rejection_reason": self.rejection_reason,
+        }
+
+
+class AccreditationDocument(db.Model):
+    """A PDF sent with an application; kept as sent, with its digest."""
+
+    __tablename__ = "accreditation_documents"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    application_id: Mapped[str] = mapped_column(ForeignKey("accreditation_applications.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)  # 0, 1, … in the order sent
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    uploaded_at: Mapped[int] = mapped_column(BigInteger)
+
+    def as_dict(self) -> dict:
+        """Everything but the content."""
+        return {
+            "id": self.id,
+            "application_id": self.application_id,
+            "filename": self.filename,
+            "content_type": self.content_type,
+            "size": self.size,
+            "sha256": self.sha256,
+            "uploaded_at": self.uploaded_at,
+        }
+
+
+class AccreditationEvent(db.Model):
+    """One step of an application's history: append-only."""
+
+    __tablename__ = "accreditation_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    application_id: Mapped[str] = mapped_column(ForeignKey("accreditation_applications.id"), index=True)
+    at: Mapped[int] = mapped_column(BigInteger)
+    actor_id: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))  # applied | review_started | approved | rejected
+    from_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    to_status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+
+    def as_dict(self) -> dict:
+        return {
+            "at": self.at,
+            "actor_id": self.actor_id,
+            "action": self.action,
+            "from_status": self.from_status,
+            "to_status": self.to_status,
+            "reason": self.reason,
+        }
+
+
+class AccreditationCertificate(db.Model):
+    """The signed statement that a participant is accredited in these roles (a JWT)."""
+
+    __tablename__ = "accreditation_certificates"
+
+    number: Mapped[str] = mapped_column(String(40), primary_key=True)  # the JWT's jti
+    participant_id: Mapped[str] = mapped_column(ForeignKey("participants.id"), index=True)
+    application_id: Mapped[str] = mapped_column(ForeignKey("accreditation_applications.id"))
+    roles: Mapped[list] = mapped_column(JSON)
+    issued_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    #: set when a later approval issued the participant a new certificate; None: the current one
+    superseded_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    jwt: Mapped[str] = mapped_column(Text)
+
+
+# -- the platform's certificate authority -----------------------------------------------------------
+class IssuedCertificate(db.Model):
+    """An X.509 certificate the platform's CA issued to a participant (mTLS or signing)."""
+
+    __tablename__ = "issued_certificates"
+
+    serial: Mapped[str] = mapped_column(String(40), primary_key=True)  # hex, as in the CRL
+    participant_id: Mapped[str] = mapped_column(ForeignKey("participants.id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(16))  # "mtls" | "signing"
+    subject: Mapped[str] = mapped_column(String(500))  # RFC 4514 string
+    not_before: Mapped[int] = mapped_column(BigInteger)
+    not_after: Mapped[int] = mapped_column(BigInteger)
+    certificate_pem: Mapped[str] = mapped_column(Text)
+    revoked_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    revocation_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+    def as_dict(self) -> dict:
+        return {
+            "serial": self.serial,
+            "participant_id": self.participant_id,
+            "purpose": self.purpose,
+            "subject": self.subject,
+            "not_before": self.not_before,
+            "not_after": self.not_after,
+            "revoked_at": self.revoked_at,
+            "revocation_reason": self.revocation_reason,
+        }
 
 
 # -- published APIs and subscriptions (the proxy's routing tables) ------------------------------

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from biometrics.errors import InvalidIIN
 from biometrics.iin import iin_check_digit
-from registry.models import ACTIVE, BLOCKED, Participant
+from registry.models import ACTIVE, BLOCKED, REGISTERED, Participant
 from senim import clock
 from senim.audit import audit
 from senim.database import db
@@ -41,6 +41,14 @@ _TWELVE_DIGITS = re.compile(r"[0-9]{12}")
 _PARTICIPANT_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 MAX_NAME = 200
 MAX_REASON = 200
+MAX_EMAIL = 254  # RFC 5321 §4.5.3.1.3: a path is at most 256 octets with its brackets
+MAX_DESCRIPTION = 1000
+# One "@", no spaces, a dot in the domain: enough to catch typing errors; the
+# address is proved by writing to it, not by a pattern.
+_EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+")
+# E.164 (ITU-T): "+", country code, up to 15 digits in all; spaces, dashes and
+# brackets as people type them are dropped.
+_PHONE = re.compile(r"\+[1-9][0-9]{6,14}")
 
 
 class ParticipantError(ValueError):
@@ -72,6 +80,14 @@ class WrongRole(ParticipantError):
 
 class DuplicateParticipant(ParticipantError):
     """A participant with this BIN is already registered."""
+
+
+class ParticipantNotAccredited(ParticipantError):
+    """The participant registered itself but is not accredited yet: it may not act."""
+
+
+class InvalidProfile(ParticipantError):
+    """A profile field (contact e-mail, phone, description) is not acceptable."""
 
 
 # -- the BIN --------------------------------------------------------------------------
@@ -128,29 +144,130 @@ def _validate_roles(roles: list[str]) -> list[str]:
     return roles
 
 
-def add_participant(*, name: str, bin: str, roles: list[str]) -> Participant:
-    """Register a legal entity as an active participant with these roles."""
-    name = _validate_name(name)
-    bin_ = validate_bin(bin)
-    roles = _validate_roles(roles)
-    if db.session.scalar(select(Participant.id).where(Participant.bin == bin_)) is not None:
-        raise DuplicateParticipant(f"a participant with BIN {bin_} is already registered")
-    participant = Participant(
-        id=str(uuid.uuid4()),
-        name=name,
-        bin=bin_,
-        roles=roles,
-        status=ACTIVE,
-        created_at=clock.now_int(),
-    )
+def validate_contact_email(text: str) -> str:
+    """A contact e-mail address as typed (spaces around dropped), or ``InvalidProfile``."""
+    email = text.strip() if isinstance(text, str) else ""
+    if not 3 <= len(email) <= MAX_EMAIL or not _EMAIL.fullmatch(email):
+        raise InvalidProfile("the contact e-mail is not an e-mail address (name@example.kz)")
+    return email
+
+
+def validate_contact_phone(text: str) -> str:
+    """A contact phone in international form (+77011234567), or ``InvalidProfile``."""
+    raw = text if isinstance(text, str) else ""
+    phone = re.sub(r"[\s()\-]", "", raw)
+    if phone.startswith("8") and len(phone) == 11:  # the Kazakh trunk prefix: 8 701 ... is +7 701 ...
+        phone = "+7" + phone[1:]
+    if not _PHONE.fullmatch(phone):
+        raise InvalidProfile(
+            "the contact phone is not a phone number in international form (+7 701 234 56 78)"
+        )
+    return phone
+
+
+def validate_description(text: str | None) -> str | None:
+    """The participant's description (plain text, up to ``MAX_DESCRIPTION`` characters), or None."""
+    if text is None:
+        return None
+    if not isinstance(text, str):
+        raise InvalidProfile("the description is text")
+    text = text.strip()
+    if len(text) > MAX_DESCRIPTION:
+        raise InvalidProfile(
+            f"the description has at most {MAX_DESCRIPTION} characters, this one {len(text)}"
+        )
+    if any(ord(c) < 32 and c not in "\n\t" for c in text):
+        raise InvalidProfile("the description has control characters")
+    return text or None
+
+
+def _insert(participant: Participant) -> Participant:
+    if db.session.scalar(select(Participant.id).where(Participant.bin == participant.bin)) is not None:
+        raise DuplicateParticipant(f"a participant with BIN {participant.bin} is already registered")
     db.session.add(participant)
     try:
         db.session.commit()
     except IntegrityError:  # the same BIN added in parallel
         db.session.rollback()
-        raise DuplicateParticipant(f"a participant with BIN {bin_} is already registered") from None
+        raise DuplicateParticipant(
+            f"a participant with BIN {participant.bin} is already registered"
+        ) from None
+    return participant
+
+
+def add_participant(*, name: str, bin: str, roles: list[str]) -> Participant:
+    """Register a legal entity as an active participant with these roles (an operator's act)."""
+    name = _validate_name(name)
+    bin_ = validate_bin(bin)
+    roles = _validate_roles(roles)
+    now = clock.now_int()
+    participant = _insert(
+        Participant(
+            id=str(uuid.uuid4()),
+            name=name,
+            bin=bin_,
+            roles=roles,
+            status=ACTIVE,
+            created_at=now,
+            accredited_at=now,  # an operator's act is the accreditation
+        )
+    )
     # A legal entity's BIN is public, not personal data.
     audit("participant.added", participant_id=participant.id, bin=bin_, roles=roles)
+    return participant
+
+
+def register_participant(
+    *, name: str, bin: str, contact_email: str, contact_phone: str, description: str | None = None
+) -> Participant:
+    """A legal entity registers itself: status ``registered``, no roles, may not act until accredited
+    (``registry.accreditation``)."""
+    participant = Participant(
+        id=str(uuid.uuid4()),
+        name=_validate_name(name),
+        bin=validate_bin(bin),
+        roles=[],
+        status=REGISTERED,
+        created_at=clock.now_int(),
+        contact_email=validate_contact_email(contact_email),
+        contact_phone=validate_contact_phone(contact_phone),
+        description=validate_description(description),
+    )
+    _insert(participant)
+    # Contacts are a person's data: the log has the participant's id and BIN only.
+    audit("participant.registered", participant_id=participant.id, bin=participant.bin)
+    return participant
+
+
+_UNCHANGED = object()
+
+
+def update_profile(
+    participant_id: str,
+    *,
+    name: str | None = None,
+    contact_email: str | None = None,
+    contact_phone: str | None = None,
+    description: str | object | None = _UNCHANGED,
+) -> Participant:
+    """Change the fields given (None: left as it is; ``description=None`` clears it); all or none.
+
+    The BIN never changes: a new BIN is a new legal entity.
+    """
+    participant = _check_known(get_participant(participant_id), participant_id)
+    changes: dict[str, object] = {}
+    if name is not None:
+        changes["name"] = _validate_name(name)
+    if contact_email is not None:
+        changes["contact_email"] = validate_contact_email(contact_email)
+    if contact_phone is not None:
+        changes["contact_phone"] = validate_contact_phone(contact_phone)
+    if description is not _UNCHANGED:
+        changes["description"] = validate_description(description)  # type: ignore[arg-type]
+    for field, value in changes.items():
+        setattr(participant, field, value)
+    db.session.commit()
+    audit("participant.profile_updated", participant_id=participant.id, fields=sorted(changes))
     return participant
 
 
@@ -162,6 +279,11 @@ def get_participant(participant_id: str) -> Participant | None:
     if not isinstance(participant_id, str) or not _PARTICIPANT_ID.fullmatch(participant_id):
         return None
     return db.session.get(Participant, participant_id, populate_existing=True)
+
+
+def require_participant(participant_id: str) -> Participant:
+    """The participant with this id, whatever its state, or ``UnknownParticipant``."""
+    return _check_known(get_participant(participant_id), participant_id)
 
 
 def list_participants() -> list[Participant]:
@@ -190,8 +312,10 @@ def _check_has_role(participant: Participant, role: str) -> None:
 
 def _check_not_blocked(participant: Participant) -> None:
     # The reason stays with the operator: this message may reach other participants.
-    if participant.status != ACTIVE:
+    if participant.status == BLOCKED:
         raise ParticipantBlocked(f"participant {participant.id} is blocked", participant.id)
+    if participant.status != ACTIVE:
+        raise ParticipantNotAccredited(f"participant {participant.id} is not accredited yet", participant.id)
 
 
 def _check_role_asked(role: str) -> None:
@@ -229,7 +353,8 @@ def active_providers(ids: list[str]) -> list[Participant]:
 
 # -- blocking ----------------------------------------------------------------------------------
 def block_participant(participant_id: str, reason: str) -> Participant:
-    """Stop a participant from acting: its clients may not ask for consents, no consent may name it.
+    """Stop a participant from acting: its clients' tokens, consents, pushed requests and calls are
+    refused, no consent may name it, it gets no certificate (``docs/registry.md``: what is refused).
 
     Blocking a blocked participant changes nothing (the first block's time and
     reason stay).
@@ -249,12 +374,19 @@ def block_participant(participant_id: str, reason: str) -> Participant:
     return participant
 
 
+def status_after_unblock(participant: Participant) -> str:
+    """What a participant is when not blocked: active once it has roles (accredited or added by an
+    operator), registered before. Roles are never taken away, so this restores the state it had."""
+    return ACTIVE if participant.roles else REGISTERED
+
+
 def unblock_participant(participant_id: str) -> Participant:
-    """Let a blocked participant act again; an active one is left as it is."""
+    """Let a blocked participant act again (or, if it was only registered, apply again);
+    a participant that is not blocked is left as it is."""
     participant = _check_known(get_participant(participant_id), participant_id)
-    if participant.status == ACTIVE:
+    if participant.status != BLOCKED:
         return participant
-    participant.status = ACTIVE
+    participant.status = status_after_unblock(participant)
     participant.status_changed_at = clock.now_int()
     participant.status_reason = None
     db.session.commit()

@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     from consent_ui import init_consent_ui
     from idp import init_idp
     from registry import init_registry
+    from registry.accreditation_routes import init_accreditation_routes
     from resource_proxy import init_resource_proxy
 
     # The reference photo registry; a remote registry's adapter would be chosen here.
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     init_consent_ui(app, settings)
     init_resource_proxy(app, settings)  # after the pages: it shares their rate limiter
     init_registry(app)
+    init_accreditation_routes(app)
     _register_platform_routes(app)
     return app
 

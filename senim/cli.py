@@ -1,4 +1,5 @@
-"""The ``senim`` command: run the server, migrate, seed, rotate keys, add participants, clients and APIs."""
+"""The ``senim`` command: run the server, migrate, seed, rotate keys, add participants, clients and APIs,
+accredit participants and issue their certificates."""
 
 from __future__ import annotations
 
@@ -541,6 +542,186 @@ def participants_unblock(participant_id: str) -> None:
         except ParticipantError as error:
             raise click.ClickException(str(error)) from None
     click.echo(f"{participant_id} unblocked")
+
+
+@participants.command("register")
+@click.option("--name", required=True, help="the legal entity's name")
+@click.option("--bin", "bin_", required=True, help="its 12-digit BIN")
+@click.option("--email", "contact_email", required=True, help="contact e-mail")
+@click.option("--phone", "contact_phone", required=True, help="contact phone, e.g. +7 701 234 56 78")
+@click.option("--description", default=None, help="what the participant does (up to 1000 characters)")
+def participants_register(
+    name: str, bin_: str, contact_email: str, contact_phone: str, description: str | None
+) -> None:
+    """Register a participant as it would itself (status registered, no roles) and print it as JSON."""
+    from registry.participants import ParticipantError, register_participant
+
+    with _app().app_context():
+        try:
+            participant = register_participant(
+                name=name,
+                bin=bin_,
+                contact_email=contact_email,
+                contact_phone=contact_phone,
+                description=description,
+            )
+        except ParticipantError as error:
+            raise click.ClickException(str(error)) from None
+        click.echo(json.dumps(participant.profile_dict(), ensure_ascii=False))
+
+
+@participants.command("apply")
+@click.argument("participant_id")
+@click.option(
+    "--role",
+    "roles",
+    required=True,
+    multiple=True,
+    type=click.Choice(["api_provider", "api_user"]),
+    help="the role asked for; repeatable",
+)
+@click.option(
+    "--document",
+    "document_files",
+    required=True,
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="a PDF sent with the application; repeatable",
+)
+@click.option("--actor", "actor_id", default="cli", show_default=True, help="who applies (recorded)")
+def participants_apply(
+    participant_id: str, roles: tuple[str, ...], document_files: tuple[Path, ...], actor_id: str
+) -> None:
+    """Apply for accreditation on a participant's behalf; prints the application as JSON."""
+    from registry.accreditation import AccreditationError, Document, apply
+    from registry.participants import ParticipantError
+
+    docs = [Document(filename=f.name, content=f.read_bytes()) for f in document_files]
+    with _app().app_context():
+        try:
+            application = apply(participant_id, list(roles), docs, actor_id)
+        except (AccreditationError, ParticipantError) as error:
+            raise click.ClickException(str(error)) from None
+        click.echo(json.dumps(application.as_dict()))
+
+
+@participants.command("applications")
+@click.option("--participant", "participant_id", default=None, help="that participant's, newest first")
+def participants_applications(participant_id: str | None) -> None:
+    """The operators' queue (open applications, oldest first), or one participant's applications."""
+    from registry.accreditation import applications_of, documents, list_queue
+
+    with _app().app_context():
+        found = applications_of(participant_id) if participant_id else list_queue()
+        for application in found:
+            record = application.as_dict()
+            record["documents"] = [d.as_dict() for d in documents(application.id)]
+            click.echo(json.dumps(record, ensure_ascii=False))
+
+
+def _operator_step(step: str, application_id: str, actor_id: str, **kwargs: str) -> None:
+    from registry import accreditation
+    from registry.participants import ParticipantError
+
+    with _app().app_context():
+        try:
+            if step == "approve":
+                application, certificate = accreditation.approve(application_id, actor_id)
+                click.echo(json.dumps({**application.as_dict(), "certificate_number": certificate.number}))
+                return
+            if step == "review":
+                application = accreditation.start_review(application_id, actor_id)
+            else:
+                application = accreditation.reject(application_id, actor_id, kwargs["reason"])
+        except (accreditation.AccreditationError, ParticipantError) as error:
+            raise click.ClickException(str(error)) from None
+        click.echo(json.dumps(application.as_dict(), ensure_ascii=False))
+
+
+@participants.command("review")
+@click.argument("application_id")
+@click.option("--actor", "actor_id", required=True, help="the operator's staff id (recorded)")
+def participants_review(application_id: str, actor_id: str) -> None:
+    """Take a submitted application into review."""
+    _operator_step("review", application_id, actor_id)
+
+
+@participants.command("approve")
+@click.argument("application_id")
+@click.option("--actor", "actor_id", required=True, help="the operator's staff id (recorded)")
+def participants_approve(application_id: str, actor_id: str) -> None:
+    """Approve an application in review: roles added, register, accreditation certificate."""
+    _operator_step("approve", application_id, actor_id)
+
+
+@participants.command("reject")
+@click.argument("application_id")
+@click.option("--actor", "actor_id", required=True, help="the operator's staff id (recorded)")
+@click.option("--reason", required=True, help="why (the participant reads it)")
+def participants_reject(application_id: str, actor_id: str, reason: str) -> None:
+    """Reject an application in review, saying why; the participant may apply again."""
+    _operator_step("reject", application_id, actor_id, reason=reason)
+
+
+# -- the platform's certificate authority --------------------------------------------------------------
+@main.group()
+def ca() -> None:
+    """The platform's certificate authority: participants' mTLS and signing certificates."""
+
+
+@ca.command("sign")
+@click.option("--participant", "participant_id", required=True, help="an accredited participant's id")
+@click.option(
+    "--csr",
+    "csr_file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="the certificate signing request (PEM)",
+)
+@click.option("--purpose", type=click.Choice(["mtls", "signing"]), default="mtls", show_default=True)
+def ca_sign(participant_id: str, csr_file: Path, purpose: str) -> None:
+    """Issue a one-year certificate for the CSR's key; prints the certificate (PEM)."""
+    from registry.certificate_authority import CertificateAuthorityError, sign_csr
+    from registry.participants import ParticipantError
+
+    with _app().app_context():
+        try:
+            issued = sign_csr(participant_id, csr_file.read_bytes(), purpose)
+        except (CertificateAuthorityError, ParticipantError) as error:
+            raise click.ClickException(str(error)) from None
+        click.echo(f"serial {issued.serial}, {issued.subject}", err=True)
+        click.echo(issued.certificate_pem, nl=False)
+
+
+@ca.command("list")
+@click.option("--participant", "participant_id", default=None, help="only this participant's")
+def ca_list(participant_id: str | None) -> None:
+    """Issued certificates, newest first, one JSON object a line."""
+    from registry.certificate_authority import list_certificates
+
+    with _app().app_context():
+        for issued in list_certificates(participant_id):
+            click.echo(json.dumps(issued.as_dict(), ensure_ascii=False))
+
+
+@ca.command("revoke")
+@click.argument("serial")
+@click.option(
+    "--reason",
+    required=True,
+    help="RFC 5280 CRLReason: keyCompromise, affiliationChanged, superseded, cessationOfOperation, "
+    "privilegeWithdrawn, unspecified…",
+)
+def ca_revoke(serial: str, reason: str) -> None:
+    """Revoke a certificate; it is listed in the CRL from now on."""
+    from registry.certificate_authority import CertificateAuthorityError, revoke_certificate
+
+    with _app().app_context():
+        try:
+            revoked = revoke_certificate(serial, reason, actor_id="cli")
+        except CertificateAuthorityError as error:
+            raise click.ClickException(str(error)) from None
+    click.echo(f"{revoked.serial} revoked ({revoked.revocation_reason})")
 
 
 # -- published APIs and subscriptions (the proxy's routing tables) ----------------------------

@@ -119,12 +119,20 @@ def test_openapi_document_is_valid_and_lists_every_endpoint(app, http) -> None:
     validate(document)
     # The authorization server's own endpoints; the customer and staff pages are HTML and the
     # consent API, the resource proxy and the registry have their own documents
-    # (/openapi/consents.json, /openapi/open-banking.json, /openapi/registry.json).
+    # (/openapi/consents.json, /openapi/open-banking.json, /openapi/registry.json; the
+    # accreditation routes' paths: registry.openapi_accreditation).
     rules = {
         rule.rule.replace("<", "{").replace(">", "}")
         for rule in app.url_map.iter_rules()
         if not rule.endpoint.startswith(
-            ("consent_ui.", "staff_ui.", "consents.", "resource_proxy.", "registry.")
+            (
+                "consent_ui.",
+                "staff_ui.",
+                "consents.",
+                "resource_proxy.",
+                "registry.",
+                "registry_accreditation.",
+            )
         )
     }
     idp_rules = {r for r in rules if not r.startswith(("/static", "/openapi", "/dev", "/.well-known/oauth"))}
