@@ -79,6 +79,10 @@ def init_consent_ui(app: Flask, settings: Settings) -> None:
         storage_uri=settings.rate_limit_storage,
         key_prefix="senim",
     )
-    for endpoint, limit in {**RATE_LIMITS, **staff_pages.RATE_LIMITS, **cabinet_accreditation.RATE_LIMITS}.items():
+    for endpoint, limit in {
+        **RATE_LIMITS,
+        **staff_pages.RATE_LIMITS,
+        **cabinet_accreditation.RATE_LIMITS,
+    }.items():
         app.view_functions[endpoint] = limiter.limit(limit)(app.view_functions[endpoint])
     app.extensions["senim.limiter"] = limiter

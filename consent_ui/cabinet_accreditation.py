@@ -25,6 +25,7 @@ import uuid
 
 from flask import Response, flash, jsonify, make_response, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import IntegrityError
 
 from consent_ui.staff_pages import NotFound, _json_error, _start_session, bp, say, sensitive, signed_in
 from idp import staff_login
@@ -46,7 +47,10 @@ from registry.staff import (
 from senim.database import db
 
 #: Per client IP (Flask-Limiter): registering an organisation.
-RATE_LIMITS = {"staff_ui.sign_up": "5 per minute; 30 per hour", "staff_ui.sign_up_passkey_options": "20 per minute"}
+RATE_LIMITS = {
+    "staff_ui.sign_up": "5 per minute; 30 per hour",
+    "staff_ui.sign_up_passkey_options": "20 per minute",
+}
 #: The documents of one application, with the form around them.
 MAX_APPLICATION_UPLOAD = accreditation.MAX_DOCUMENTS * accreditation.MAX_DOCUMENT_BYTES + 256 * 1024
 MAX_LOGO_UPLOAD = 512 * 1024
@@ -90,7 +94,6 @@ def _sign_up_form() -> dict:
 
 def _check_sign_up(form: dict) -> None:
     """Every field checked before a passkey is asked for (and again before anything is stored)."""
-    participant_registry.validate_bin(form["bin"])
     participant_registry.check_new_participant(
         name=form["name"],
         bin=form["bin"],
@@ -132,21 +135,40 @@ def sign_up() -> Response:
     staff_id = body.get("staff_id") if isinstance(body.get("staff_id"), str) else ""
     try:
         _check_sign_up(form)
-        new_passkey = staff_login.verify_new_passkey(staff_id, body.get("challenge_id"), body.get("credential"))
+        new_passkey = staff_login.verify_new_passkey(
+            staff_id, body.get("challenge_id"), body.get("credential")
+        )
+        # The participant, its admin and the passkey are stored together, or none of them.
         participant = participant_registry.register_participant(
             name=form["name"],
             bin=form["bin"],
             contact_email=form["contact_email"],
             contact_phone=form["contact_phone"],
             description=form["description"] or None,
+            commit=False,
         )
         member = add_first_admin(participant.id, staff_id, email=form["admin_email"], name=form["admin_name"])
-        staff_login.keep_passkey(new_passkey, body.get("passkey_name") or "")
+        staff_login.keep_passkey(new_passkey, body.get("passkey_name") or "", commit=False)
+        db.session.commit()
     except (ParticipantError, StaffError, staff_login.SignInRefused) as refusal:
         db.session.rollback()
         return _json_error("invalid_request", say(refusal), 400)
-    flash(str(_l("%(name)s is registered. Keep these recovery codes, then apply for accreditation.", name=participant.name)))
-    return _start_session(member, staff_login.PASSKEY, jsonify({"next": url_for("staff_ui.recovery_codes_first")}))
+    except IntegrityError:  # the same BIN or address registered in parallel
+        db.session.rollback()
+        return _json_error(
+            "invalid_request", str(_l("This organisation or address is already registered.")), 400
+        )
+    flash(
+        str(
+            _l(
+                "%(name)s is registered. Keep these recovery codes, then apply for accreditation.",
+                name=participant.name,
+            )
+        )
+    )
+    return _start_session(
+        member, staff_login.PASSKEY, jsonify({"next": url_for("staff_ui.recovery_codes_first")})
+    )
 
 
 # -- profile -----------------------------------------------------------------------------------
@@ -209,7 +231,9 @@ def accreditation_page(member: StaffMember) -> str:
 def apply_for_accreditation(member: StaffMember) -> Response:
     require_permission(member, "apply_for_accreditation")
     documents = [
-        accreditation.Document(filename=f.filename or "document.pdf", content=f.read(), content_type=f.mimetype)
+        accreditation.Document(
+            filename=f.filename or "document.pdf", content=f.read(), content_type=f.mimetype
+        )
         for f in request.files.getlist("documents")
         if f and f.filename
     ]
@@ -228,7 +252,9 @@ def _document_of(application_id: str, document_id: str) -> Response:
             response = make_response(document.content)
             response.headers["Content-Type"] = "application/pdf"
             # Always a download, never shown inline: a PDF from a participant is not trusted content.
-            response.headers["Content-Disposition"] = f'attachment; filename="document-{document.position + 1}.pdf"'
+            response.headers["Content-Disposition"] = (
+                f'attachment; filename="document-{document.position + 1}.pdf"'
+            )
             response.headers["X-Content-Type-Options"] = "nosniff"
             return response
     raise NotFound()
@@ -394,4 +420,3 @@ def console_certificates(member: StaffMember) -> str:
         reasons=sorted(ca.REVOCATION_REASONS),
         owners={p.id: p for p in participant_registry.list_participants()},
     )
-

@@ -16,12 +16,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.hazmat.primitives import serialization
 from flask import current_app
 from joserfc import jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
+from joserfc.jwk import ECKey
 from sqlalchemy import select, update
 
+from registry.certificate_authority import certificate_authority
 from registry.models import AccreditationApplication, AccreditationCertificate, Participant
 from senim import clock
 from senim.database import db
@@ -30,6 +32,8 @@ CERTIFICATE_TYP = "senim-accreditation+jwt"
 CERTIFICATE_VALIDITY = 365 * 24 * 3600
 #: Fonts with Cyrillic, Kazakh letters included (Ә, Ғ, Қ, Ң, Ө, Ұ, Ү, Һ, І); the first found is used.
 FONT_CANDIDATES = (
+    # shipped with Senim (Bitstream Vera licence, registry/fonts/LICENSE-DejaVu.txt): no system package needed
+    Path(__file__).resolve().parent / "fonts" / "DejaVuSans.ttf",
     Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
     Path("/usr/share/fonts/dejavu/DejaVuSans.ttf"),
     Path("/usr/share/fonts/TTF/DejaVuSans.ttf"),
@@ -53,7 +57,7 @@ def _issuer() -> str:
 
 
 def verification_url(participant_id: str) -> str:
-    """Where anyone fetches the participant's current certificate (JWT) to verify it against /jwks."""
+    """Where anyone fetches the participant's current certificate (JWT) to verify it against the CA."""
     return f"{_issuer()}/registry/v1/participants/{participant_id}/accreditation-certificate.jwt"
 
 
@@ -61,12 +65,26 @@ def new_certificate_number(now: int) -> str:
     return f"SNM-A-{time.strftime('%Y', time.gmtime(now))}-{secrets.token_hex(5).upper()}"
 
 
+def _ca_jwk(private: bool) -> ECKey:
+    ca = certificate_authority()
+    if private:
+        pem = ca.key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    else:
+        pem = ca.certificate.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    return ECKey.import_key(pem)
+
+
 def _sign(claims: dict) -> str:
-    # The platform's current signing key, the one /jwks publishes (the registry asks the idp
-    # nothing: the key ring is the platform's, in the application's extensions).
-    key = current_app.extensions["senim.keyring"].signing_key
-    header = {"alg": key.alg, "typ": CERTIFICATE_TYP, "kid": key.kid}
-    return jwt.encode(header, claims, key.key, algorithms=[key.alg])
+    # Signed by the platform's certificate authority, whose key lives as long as the CA (not the
+    # token signing keys, rotated and pruned within days): a certificate verifies all year,
+    # against the CA certificate at /registry/v1/ca/certificate.pem (kid: its key's RFC 7638 thumbprint).
+    key = _ca_jwk(private=True)
+    header = {"alg": "ES256", "typ": CERTIFICATE_TYP, "kid": key.thumbprint()}
+    return jwt.encode(header, claims, key, algorithms=["ES256"])
 
 
 def issue_certificate(
@@ -127,18 +145,6 @@ class VerifiedCertificate:
     participant_status: str  # active | blocked | registered, now
 
 
-def _every_platform_key() -> KeySet:
-    # Every key on disk, not only those /jwks still publishes: a certificate
-    # lives a year, far longer than any token (see docs/registry.md on pruning).
-    ring = current_app.extensions["senim.keyring"]
-    keys = []
-    for key in ring.keys:
-        data = key.key.as_dict(private=False)
-        data.update({"kid": key.kid, "alg": key.alg, "use": "sig"})
-        keys.append(data)
-    return KeySet.import_key_set({"keys": keys})
-
-
 def verify_certificate(token: str) -> VerifiedCertificate:
     """Check an accreditation certificate: signed by the platform, typed, unexpired, on record.
 
@@ -146,9 +152,8 @@ def verify_certificate(token: str) -> VerifiedCertificate:
     """
     if not isinstance(token, str) or not 0 < len(token) <= 16384:
         raise CertificateInvalid("not a certificate: expected a compact JWT")
-    algorithms = ["ES256", "PS256"]
     try:
-        decoded = jwt.decode(token, _every_platform_key(), algorithms=algorithms)
+        decoded = jwt.decode(token, _ca_jwk(private=False), algorithms=["ES256"])
     except (JoseError, ValueError, TypeError):
         raise CertificateInvalid("the signature is not the platform's") from None
     if decoded.header.get("typ") != CERTIFICATE_TYP:

@@ -181,12 +181,16 @@ def validate_description(text: str | None) -> str | None:
     return text or None
 
 
-def _insert(participant: Participant) -> Participant:
-    if db.session.scalar(select(Participant.id).where(Participant.bin == participant.bin)) is not None:
-        raise DuplicateParticipant(f"a participant with BIN {participant.bin} is already registered")
+def _check_bin_free(bin_: str) -> None:
+    if db.session.scalar(select(Participant.id).where(Participant.bin == bin_)) is not None:
+        raise DuplicateParticipant(f"a participant with BIN {bin_} is already registered")
+
+
+def _insert(participant: Participant, *, commit: bool = True) -> Participant:
+    _check_bin_free(participant.bin)
     db.session.add(participant)
     try:
-        db.session.commit()
+        db.session.commit() if commit else db.session.flush()
     except IntegrityError:  # the same BIN added in parallel
         db.session.rollback()
         raise DuplicateParticipant(
@@ -217,11 +221,30 @@ def add_participant(*, name: str, bin: str, roles: list[str]) -> Participant:
     return participant
 
 
-def register_participant(
+def check_new_participant(
     *, name: str, bin: str, contact_email: str, contact_phone: str, description: str | None = None
+) -> None:
+    """What ``register_participant`` would refuse, refused without storing anything (a sign-up
+    page checks the form before the admin creates a passkey)."""
+    _validate_name(name)
+    _check_bin_free(validate_bin(bin))
+    validate_contact_email(contact_email)
+    validate_contact_phone(contact_phone)
+    validate_description(description)
+
+
+def register_participant(
+    *,
+    name: str,
+    bin: str,
+    contact_email: str,
+    contact_phone: str,
+    description: str | None = None,
+    commit: bool = True,
 ) -> Participant:
     """A legal entity registers itself: status ``registered``, no roles, may not act until accredited
-    (``registry.accreditation``)."""
+    (``registry.accreditation``). With ``commit=False`` the caller commits it together with its
+    first admin (all or nothing)."""
     participant = Participant(
         id=str(uuid.uuid4()),
         name=_validate_name(name),
@@ -233,7 +256,7 @@ def register_participant(
         contact_phone=validate_contact_phone(contact_phone),
         description=validate_description(description),
     )
-    _insert(participant)
+    _insert(participant, commit=commit)
     # Contacts are a person's data: the log has the participant's id and BIN only.
     audit("participant.registered", participant_id=participant.id, bin=participant.bin)
     return participant

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from joserfc import jwt
+from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from registry.accreditation_certificate import (
@@ -84,12 +85,24 @@ def test_the_register_refuses_an_unknown_role(app, http) -> None:
 
 
 # -- the certificate -------------------------------------------------------------------------------------
-def test_the_certificate_is_a_jwt_signed_with_the_platforms_jwks(app, http, clock) -> None:
+def test_the_certificate_is_a_jwt_signed_by_the_platforms_ca(app, http, clock) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from joserfc.jwk import ECKey
+
     participant, certificate = accredited([API_USER, API_PROVIDER])
     answer = http.get(f"/registry/v1/participants/{participant.id}/accreditation-certificate.jwt")
     assert answer.status_code == 200 and answer.mimetype == "application/jwt"
-    keys = KeySet.import_key_set(http.get("/jwks").get_json())
-    decoded = jwt.decode(answer.get_data(as_text=True), keys, algorithms=["ES256", "PS256"])
+    ca = x509.load_pem_x509_certificate(http.get("/registry/v1/ca/certificate.pem").data)
+    ca_key = ECKey.import_key(
+        ca.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    decoded = jwt.decode(answer.get_data(as_text=True), ca_key, algorithms=["ES256"])
+    assert decoded.header["kid"] == ca_key.thumbprint()
+    with pytest.raises(JoseError):  # not the token signing keys: those are rotated and pruned
+        jwt.decode(answer.get_data(as_text=True), KeySet.import_key_set(http.get("/jwks").get_json()))
     assert decoded.header["typ"] == CERTIFICATE_TYP
     claims = decoded.claims
     assert claims["iss"] == ISSUER
@@ -161,12 +174,13 @@ def test_garbage_is_not_a_certificate(app, token) -> None:
 
 def test_another_platform_token_is_not_a_certificate(app) -> None:
     from idp.signing import sign
+    from registry.accreditation_certificate import _sign
 
     accredited([API_USER])
-    with pytest.raises(CertificateInvalid, match="typ"):
-        verify_certificate(sign({"iss": ISSUER, "exp": 2**40, "jti": "x"}, "at+jwt"))
+    with pytest.raises(CertificateInvalid, match="not the platform's"):  # a token key is not the CA
+        verify_certificate(sign({"iss": ISSUER, "exp": 2**40, "jti": "x"}, CERTIFICATE_TYP))
     with pytest.raises(CertificateInvalid, match="no such certificate"):
-        verify_certificate(sign({"iss": ISSUER, "exp": 2**40, "jti": "SNM-A-FORGED"}, CERTIFICATE_TYP))
+        verify_certificate(_sign({"iss": ISSUER, "exp": 2**40, "jti": "SNM-A-FORGED"}))
 
 
 def test_the_verify_route_answers_for_anyone(app, http) -> None:

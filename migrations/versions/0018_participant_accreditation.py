@@ -1,6 +1,6 @@
 """participants' profiles and logos, accreditation, the platform's CA
 
-Revision ID: 0012_participant_accreditation
+Revision ID: 0018
 Revises: 0017
 Create Date: 2026-12-03 08:10:00
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = "0012_participant_accreditation"
+revision = "0018"
 down_revision = "0017"
 branch_labels = None
 depends_on = None
