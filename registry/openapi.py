@@ -178,8 +178,21 @@ CHECK_HISTORY = PathGroup(
     },
 )
 
+
+def _accreditation() -> PathGroup:
+    """The accreditation routes' paths (``registry.openapi_accreditation``), under ``PREFIX``."""
+    from registry.openapi_accreditation import COMPONENTS, PATHS
+
+    return PathGroup(
+        paths={path.removeprefix(PREFIX): item for path, item in PATHS.items()},
+        schemas=dict(COMPONENTS.get("schemas", {})),
+    )
+
+
+ACCREDITATION = _accreditation()
+
 #: Every area of the registry's API; a new area appends its group here.
-PATH_GROUPS: tuple[PathGroup, ...] = (SHOWCASE, CHECK_HISTORY)
+PATH_GROUPS: tuple[PathGroup, ...] = (SHOWCASE, CHECK_HISTORY, ACCREDITATION)
 
 
 def registry_openapi_document(issuer: str, groups: tuple[PathGroup, ...] = PATH_GROUPS) -> dict:
@@ -200,7 +213,8 @@ def registry_openapi_document(issuer: str, groups: tuple[PathGroup, ...] = PATH_
             "title": "Senim registry",
             "version": "1.0.0",
             "description": "The registry of the platform: the showcase of published APIs and their "
-            "conformance checks (more areas to come).",
+            "conformance checks; the public register of accredited participants, their accreditation "
+            "certificates and logos; the platform's certificate authority (CA certificate, CRL).",
         },
         "servers": [{"url": issuer + PREFIX}],
         "paths": paths,

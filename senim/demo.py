@@ -59,6 +59,9 @@ DEMO_BANKS = [
 ]
 #: (name, BIN) of the demo API user, to which the demo client belongs.
 DEMO_FINTECH = ("Senim Demo Fintech", _demo_bin("15074000004"))
+#: (name, BIN) of a demo fintech that registered itself and is not accredited yet: a newcomer
+#: applies for it (with the sample PDF the seed writes) and approves it as the demo operator.
+DEMO_APPLICANT = ("Tenge Demo Fintech", _demo_bin("19084000005"))
 
 
 #: (e-mail, name, role, BIN of their participant or None for the platform) of the demo staff:
@@ -67,6 +70,7 @@ DEMO_STAFF = (
     ("operator@senim.demo", "Demo Operator", "operator", None),
     ("admin@fintech.demo", "Fintech Admin", "admin", DEMO_FINTECH[1]),
     ("admin@altyn.demo", "Altyn Admin", "admin", DEMO_BANKS[0][1]),
+    ("admin@tenge.demo", "Tenge Admin", "admin", DEMO_APPLICANT[1]),
 )
 
 
@@ -75,7 +79,35 @@ def seed_demo(settings: Settings) -> Iterator[str]:
     yield from _seed_demo_client(settings, fintech)
     yield from _seed_demo_apis()
     yield from _seed_demo_people(settings)
+    yield from _seed_demo_applicant(settings)
     yield from _seed_demo_staff()
+
+
+def _seed_demo_applicant(settings: Settings) -> Iterator[str]:
+    """A fintech that registered itself (not accredited), and a PDF to apply with."""
+    from fpdf import FPDF
+
+    from registry.participants import register_participant
+
+    name, bin_ = DEMO_APPLICANT
+    if db.session.scalar(select(Participant.id).where(Participant.bin == bin_)) is None:
+        participant = register_participant(
+            name=name,
+            bin=bin_,
+            contact_email="office@tenge.demo",
+            contact_phone="+7 727 000 00 05",
+            description="A demo fintech waiting to be accredited as an API user.",
+        )
+        yield f"demo participant registered (not accredited): {name} (BIN {bin_}, id {participant.id})"
+    sample = settings.data_dir / "demo" / "charter-sample.pdf"
+    if not sample.exists():
+        sample.parent.mkdir(parents=True, exist_ok=True)
+        pdf = FPDF()
+        pdf.add_page()
+        pdf.set_font("helvetica", size=14)
+        pdf.cell(text=f"{name}: charter (a sample document for the accreditation demo)")
+        pdf.output(str(sample))
+        yield f"a sample PDF to apply for accreditation with: {sample}"
 
 
 def _seed_demo_staff() -> Iterator[str]:

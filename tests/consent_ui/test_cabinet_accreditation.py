@@ -149,7 +149,9 @@ def test_a_rejection_shows_its_reason_and_the_participant_may_apply_again(app):
     _apply(admin)
     [application] = accreditation.list_queue()
     staff = operator(app)
-    staff.post_form(f"/registry/console/applications/{application.id}/review", csrf_from="/registry/console/applications")
+    staff.post_form(
+        f"/registry/console/applications/{application.id}/review", csrf_from="/registry/console/applications"
+    )
     refused = staff.post_form(
         f"/registry/console/applications/{application.id}/reject",
         {"reason": ""},

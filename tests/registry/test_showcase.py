@@ -167,6 +167,19 @@ def test_the_registry_openapi_document_is_valid(http) -> None:
     assert {"/showcase", "/apis/{api_id}/checks"} <= set(document["paths"])
 
 
+def test_every_registry_route_is_in_the_registry_document(app, http) -> None:
+    document = http.get("/openapi/registry.json").get_json()
+    routes = {
+        rule.rule.replace("<", "{").replace(">", "}").removeprefix("/registry/v1")
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint.startswith(("registry.", "registry_accreditation."))
+        and rule.rule.startswith("/registry/v1")
+    }
+    documented = {path.replace("{participant_id}", "{id}") for path in document["paths"]}
+    routes = {path.replace("{participant_id}", "{id}") for path in routes}
+    assert routes and routes <= documented, routes - documented
+
+
 def test_two_registry_areas_cannot_describe_the_same_path() -> None:
     twice = PathGroup(paths={"/showcase": {}})
     with pytest.raises(ValueError, match="/showcase"):
