@@ -75,15 +75,26 @@ CHROMIUM_ARGS = (
 DESK_VIEWPORT = {"width": 1280, "height": 900}
 
 
-@contextmanager
-def chromium_page_with_passkeys() -> Iterator:
-    """A page of a fresh headless Chromium (English, a laptop's screen) with a virtual authenticator.
+VIRTUAL_AUTHENTICATOR = {
+    "protocol": "ctap2",
+    "transport": "internal",
+    "hasResidentKey": True,
+    "hasUserVerification": True,
+    "isUserVerified": True,
+    "automaticPresenceSimulation": True,
+}
 
-    The authenticator (CTAP2, built in, resident keys, user verification
-    that always succeeds) is added through the DevTools protocol's WebAuthn
-    domain: the page's ``navigator.credentials`` talks to it as to a
-    laptop's fingerprint reader. Yields the page and the CDP session (whose
-    ``WebAuthn.getCredentials`` shows what the authenticator holds) with the
+
+@contextmanager
+def chromium_with_passkeys() -> Iterator:
+    """A fresh headless Chromium; yields ``new_person()``, which opens a page (English, a laptop's
+    screen) in a context of its own — its own cookies — with a virtual authenticator of its own.
+
+    The authenticator (CTAP2, built in, resident keys, user verification that
+    always succeeds) is added through the DevTools protocol's WebAuthn domain:
+    the page's ``navigator.credentials`` talks to it as to a laptop's
+    fingerprint reader. ``new_person()`` returns the page, the CDP session
+    (``WebAuthn.getCredentials`` shows what the authenticator holds) and the
     authenticator's id."""
     from playwright.sync_api import sync_playwright
 
@@ -91,29 +102,31 @@ def chromium_page_with_passkeys() -> Iterator:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=list(CHROMIUM_ARGS)
         )
-        context = browser.new_context(locale="en-US", viewport=DESK_VIEWPORT)
-        page = context.new_page()
-        page.set_default_timeout(PAGE_TIMEOUT_MS)
-        cdp = context.new_cdp_session(page)
-        cdp.send("WebAuthn.enable")
-        added = cdp.send(
-            "WebAuthn.addVirtualAuthenticator",
-            {
-                "options": {
-                    "protocol": "ctap2",
-                    "transport": "internal",
-                    "hasResidentKey": True,
-                    "hasUserVerification": True,
-                    "isUserVerified": True,
-                    "automaticPresenceSimulation": True,
-                }
-            },
-        )
+        contexts = []
+
+        def new_person() -> tuple:
+            context = browser.new_context(locale="en-US", viewport=DESK_VIEWPORT)
+            contexts.append(context)
+            page = context.new_page()
+            page.set_default_timeout(PAGE_TIMEOUT_MS)
+            cdp = context.new_cdp_session(page)
+            cdp.send("WebAuthn.enable")
+            added = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": VIRTUAL_AUTHENTICATOR})
+            return page, cdp, added["authenticatorId"]
+
         try:
-            yield page, cdp, added["authenticatorId"]
+            yield new_person
         finally:
-            context.close()
+            for context in contexts:
+                context.close()
             browser.close()
+
+
+@contextmanager
+def chromium_page_with_passkeys() -> Iterator:
+    """One person's page of ``chromium_with_passkeys``: (page, CDP session, authenticator id)."""
+    with chromium_with_passkeys() as new_person:
+        yield new_person()
 
 
 @contextmanager
