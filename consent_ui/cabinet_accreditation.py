@@ -420,3 +420,16 @@ def console_certificates(member: StaffMember) -> str:
         reasons=sorted(ca.REVOCATION_REASONS),
         owners={p.id: p for p in participant_registry.list_participants()},
     )
+
+
+# -- the public register (a page; the JSON is /registry/v1/register) -----------------------------------
+@bp.get("/register")
+def register_page() -> str | tuple[str, int]:
+    from registry.register import UnknownRegisterRole, public_register
+
+    role = request.args.get("role") or None
+    try:
+        entries = public_register(role)
+    except UnknownRegisterRole:
+        raise NotFound() from None
+    return render_template("consent_ui/registry/register.html", entries=entries, role=role)

@@ -141,7 +141,12 @@ def test_apply_operator_approves_and_the_participant_is_accredited_with_a_certif
     pdf = app.test_client().get(f"/registry/v1/participants/{participant.id}/accreditation-certificate.pdf")
     assert pdf.data.startswith(b"%PDF")
     register = app.test_client().get("/registry/v1/register?role=api_user").get_json()
-    assert number in str(register) or participant.bin in str(register)
+    assert number in str(register)
+    page = staff_browser(app).get("/registry/register?role=api_user").get_data(as_text=True)
+    assert f'data-participant-id="{participant.id}"' in page and number in page
+    assert f'data-participant-id="{participant.id}"' not in staff_browser(app).get(
+        "/registry/register?role=api_provider"
+    ).get_data(as_text=True)
 
 
 def test_a_rejection_shows_its_reason_and_the_participant_may_apply_again(app):
