@@ -67,7 +67,7 @@ def _upload_limits() -> None:
     # The app's 1 MB limit would refuse an application's PDFs; set before the body is read.
     if request.endpoint == "staff_ui.apply_for_accreditation":
         request.max_content_length = MAX_APPLICATION_UPLOAD
-    elif request.endpoint == "staff_ui.upload_logo":
+    elif request.endpoint in ("staff_ui.upload_logo", "staff_ui.upload_app_logo"):
         request.max_content_length = MAX_LOGO_UPLOAD
 
 

@@ -193,6 +193,18 @@ def set_app_key_source(member: StaffMember, client_id: str) -> Response:
     return _app_change(member, client_id, change, _l("Where the keys come from is changed."))
 
 
+@bp.post("/apps/<client_id>/logo")
+@sensitive
+def upload_app_logo(member: StaffMember, client_id: str) -> Response:
+    upload = request.files.get("logo")
+    return _app_change(
+        member,
+        client_id,
+        lambda client: client_registry.set_client_logo(client, upload.read() if upload else b""),
+        _l("The logo is saved: customers see it on the consent screen."),
+    )
+
+
 @bp.post("/apps/<client_id>/disable")
 @sensitive
 def disable_app(member: StaffMember, client_id: str) -> Response:

@@ -176,3 +176,21 @@ def cabinet_receipt(consent_id: str) -> Response:
     response.headers["Content-Disposition"] = f'attachment; filename="senim-consent-{consent.id}.json"'
     audit("cabinet.receipt_downloaded", consent_id=consent.id)
     return response
+
+
+@bp.get("/apps/<client_id>/logo.png")
+def app_logo(client_id: str) -> Response:
+    """An app's logo (public: the consent screen shows it before anyone signs in)."""
+    from idp.models import Client
+
+    client = (
+        db.session.scalar(db.select(Client).where(Client.client_id == client_id))
+        if len(client_id) <= 64
+        else None
+    )
+    if client is None or not client.logo_png:
+        return make_response(("", 404))
+    response = make_response(client.logo_png)
+    response.headers["Content-Type"] = "image/png"
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response

@@ -327,3 +327,15 @@ def set_jwks_uri(client: Client, jwks_uri: str | None, jwks: dict | None, produc
     client.jwks, client.jwks_uri = jwks, jwks_uri
     forget_published_keys(previous)
     return _touched(client, "client.keys_source_set", source="jwks_uri" if jwks_uri else "jwks")
+
+
+def set_client_logo(client: Client, data: bytes) -> Client:
+    """The app's logo for the consent screen and the cabinet: a PNG or JPEG, kept re-encoded as PNG."""
+    from registry.logos import InvalidLogo, checked_png
+
+    try:
+        png, _image = checked_png(data)
+    except InvalidLogo as error:
+        raise ClientRegistrationError(str(error)) from None
+    client.logo_png = png
+    return _touched(client, "client.logo_set", size=len(png))

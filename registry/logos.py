@@ -79,12 +79,18 @@ def reencode_png(image: Image.Image) -> bytes:
     return out.getvalue()
 
 
+def checked_png(data: bytes) -> tuple[bytes, Image.Image]:
+    """A logo as Senim keeps it: checked (size, format, whole) and re-encoded as PNG, so no
+    bytes the sender chose (metadata, anything after the image) are ever served."""
+    check_logo_size(data)
+    image = open_logo_image(bytes(data))
+    return reencode_png(image), image
+
+
 def set_logo(participant_id: str, data: bytes) -> ParticipantLogo:
     """Check and store a participant's logo (re-encoded as PNG), replacing the one it had."""
     participant = require_participant(participant_id)
-    check_logo_size(data)
-    image = open_logo_image(bytes(data))
-    png = reencode_png(image)
+    png, image = checked_png(data)
     logo = db.session.get(ParticipantLogo, participant.id) or ParticipantLogo(participant_id=participant.id)
     logo.png = png
     logo.sha256 = hashlib.sha256(png).hexdigest()

@@ -52,6 +52,7 @@ class ConsentSummary:
     consent: Consent
     api_user: Party
     app_name: str
+    app_has_logo: bool
     banks: list[Party]  # the banks asked for, in the order asked
     kept_bank_ids: list[str]  # the banks the customer kept (all asked ones until decided)
 
@@ -70,6 +71,7 @@ def summary(consent: Consent) -> ConsentSummary:
         consent=consent,
         api_user=api_user or Party(consent.client_id, app_name),
         app_name=app_name,
+        app_has_logo=bool(client is not None and client.logo_png),
         banks=banks,
         kept_bank_ids=list(consent.provider_ids if kept is None else kept),
     )

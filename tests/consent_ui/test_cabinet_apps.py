@@ -191,3 +191,24 @@ def test_an_app_publishing_its_keys_is_registered_with_its_jwks_uri(app, develop
         r"publishes its keys at\s*<code>https://qarjy.kz/jwks.json",
         developer.http.get(f"/registry/apps/{client_id}").get_data(as_text=True),
     )
+
+
+def test_an_app_logo_is_checked_reencoded_and_served_for_the_consent_screen(app, developer):
+    import io
+
+    from PIL import Image
+
+    answer, _key = _register(developer)
+    client_id = answer.headers["Location"].rsplit("/", 1)[1]
+    image = io.BytesIO()
+    Image.new("RGB", (48, 48), (11, 110, 79)).save(image, "JPEG")
+    for upload, kept in ((b"<svg onload=alert(1)>", False), (image.getvalue(), True)):
+        data = {
+            "csrf_token": developer.csrf(f"/registry/apps/{client_id}"),
+            "logo": (io.BytesIO(upload), "logo"),
+        }
+        developer.http.post(f"/registry/apps/{client_id}/logo", data=data, content_type="multipart/form-data")
+        assert bool(_client(client_id).logo_png) is kept
+    logo = app.test_client().get(f"/apps/{client_id}/logo.png")
+    assert logo.status_code == 200 and logo.mimetype == "image/png" and logo.data.startswith(b"\x89PNG")
+    assert app.test_client().get("/apps/nobody/logo.png").status_code == 404

@@ -69,6 +69,26 @@ def test_the_screen_names_the_app_the_permissions_the_banks_the_purpose_and_the_
     assert "From January 1, 2026 to October 31, 2026" in page
 
 
+def test_the_screen_shows_the_apps_logo_where_it_has_one(customer, clock) -> None:
+    import io
+
+    from PIL import Image
+
+    from idp.clients import set_client_logo
+    from idp.models import Client
+    from senim.database import db
+
+    image = io.BytesIO()
+    Image.new("RGB", (32, 32), (11, 110, 79)).save(image, "PNG")
+    client = db.session.scalar(db.select(Client).where(Client.client_id == customer.api_user.client_id))
+    set_client_logo(client, image.getvalue())
+    ask_consent(customer, clock.now(), add_banks(1))
+    customer.log_in()
+    page = _text(customer.http.get(customer.url("consent")))
+    assert f'<img class="monogram" src="/apps/{client.client_id}/logo.png"' in page
+    assert 'class="monogram" aria-hidden="true"' not in page
+
+
 def test_the_screen_speaks_the_customers_language(customer, clock) -> None:
     ask_consent(customer, clock.now(), ExpirationDateTime="2027-05-21T12:00:00+05:00")
     customer.log_in()
