@@ -27,7 +27,16 @@ from flask import Response, flash, jsonify, make_response, redirect, render_temp
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
-from consent_ui.staff_pages import NotFound, _json_error, _start_session, bp, say, sensitive, signed_in
+from consent_ui.staff_pages import (
+    NotFound,
+    _json_error,
+    _start_session,
+    act_then_return,
+    bp,
+    say,
+    sensitive,
+    signed_in,
+)
 from idp import staff_login
 from registry import accreditation
 from registry import certificate_authority as ca
@@ -178,19 +187,17 @@ def update_profile(member: StaffMember) -> Response:
     require_permission(member, "edit_profile")
     participant_id = _participant_of(member)
     form = request.form
-    try:
-        participant_registry.update_profile(
+    return act_then_return(
+        lambda: participant_registry.update_profile(
             participant_id,
             name=form.get("name", ""),
             contact_email=form.get("contact_email", ""),
             contact_phone=form.get("contact_phone", ""),
             description=form.get("description", "").strip() or None,
-        )
-        flash(str(_l("The profile is saved.")))
-    except ParticipantError as refusal:
-        db.session.rollback()
-        flash(str(refusal), "error")
-    return redirect(url_for("staff_ui.cabinet"), code=303)
+        ),
+        url_for("staff_ui.cabinet"),
+        _l("The profile is saved."),
+    )
 
 
 @bp.post("/cabinet/logo")
@@ -198,13 +205,12 @@ def update_profile(member: StaffMember) -> Response:
 def upload_logo(member: StaffMember) -> Response:
     require_permission(member, "edit_profile")
     upload = request.files.get("logo")
-    try:
-        set_logo(_participant_of(member), upload.read() if upload else b"")
-        flash(str(_l("The logo is saved.")))
-    except ParticipantError as refusal:
-        db.session.rollback()
-        flash(str(refusal), "error")
-    return redirect(url_for("staff_ui.cabinet"), code=303)
+    participant_id = _participant_of(member)
+    return act_then_return(
+        lambda: set_logo(participant_id, upload.read() if upload else b""),
+        url_for("staff_ui.cabinet"),
+        _l("The logo is saved."),
+    )
 
 
 # -- accreditation ---------------------------------------------------------------------------------
@@ -237,13 +243,12 @@ def apply_for_accreditation(member: StaffMember) -> Response:
         for f in request.files.getlist("documents")
         if f and f.filename
     ]
-    try:
-        accreditation.apply(_participant_of(member), request.form.getlist("roles"), documents, member.id)
-        flash(str(_l("The application is submitted. An operator reviews it; its status is shown here.")))
-    except (accreditation.AccreditationError, ParticipantError) as refusal:
-        db.session.rollback()
-        flash(str(refusal), "error")
-    return redirect(url_for("staff_ui.accreditation_page"), code=303)
+    participant_id = _participant_of(member)
+    return act_then_return(
+        lambda: accreditation.apply(participant_id, request.form.getlist("roles"), documents, member.id),
+        url_for("staff_ui.accreditation_page"),
+        _l("The application is submitted. An operator reviews it; its status is shown here."),
+    )
 
 
 def _document_of(application_id: str, document_id: str) -> Response:
@@ -330,14 +335,12 @@ def revoke_certificate(member: StaffMember, serial: str) -> Response:
     if not member.is_operator:
         require_permission(member, "manage_certificates")
     certificate = _own_certificate(member, serial)
-    try:
-        ca.revoke_certificate(certificate.serial, request.form.get("reason", ""), actor_id=member.id)
-        flash(str(_l("The certificate is revoked: it is on the CRL from now on.")))
-    except ca.CertificateAuthorityError as refusal:
-        db.session.rollback()
-        flash(str(refusal), "error")
     back = "staff_ui.console_certificates" if member.is_operator else "staff_ui.certificates"
-    return redirect(url_for(back), code=303)
+    return act_then_return(
+        lambda: ca.revoke_certificate(certificate.serial, request.form.get("reason", ""), actor_id=member.id),
+        url_for(back),
+        _l("The certificate is revoked: it is on the CRL from now on."),
+    )
 
 
 # -- the operators' queue --------------------------------------------------------------------------

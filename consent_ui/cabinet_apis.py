@@ -20,7 +20,7 @@ from __future__ import annotations
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 
-from consent_ui.staff_pages import NotFound, _signed_in, bp, sensitive, signed_in
+from consent_ui.staff_pages import NotFound, _signed_in, act_then_return, bp, sensitive, signed_in
 from idp.clients import clients_of
 from registry import apis as api_registry
 from registry import publication
@@ -312,10 +312,8 @@ def end_connection(member: StaffMember, api_id: str, client_id: str) -> Response
     require_permission(member, "manage_apps")
     if member.is_operator or client_id not in {app.client_id for app in clients_of(member.participant_id)}:
         raise NotFound()
-    try:
-        api_registry.end_subscription(api_id=api_id, client_id=client_id)
-        flash(str(_l("Disconnected: the app's calls to this API are refused from now on.")))
-    except ApiRegistryError as refusal:
-        db.session.rollback()
-        flash(str(refusal), "error")
-    return redirect(url_for("staff_ui.connected_apis"), code=303)
+    return act_then_return(
+        lambda: api_registry.end_subscription(api_id=api_id, client_id=client_id),
+        url_for("staff_ui.connected_apis"),
+        _l("Disconnected: the app's calls to this API are refused from now on."),
+    )

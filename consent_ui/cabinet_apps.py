@@ -18,7 +18,7 @@ from collections.abc import Callable
 from flask import Response, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 
-from consent_ui.staff_pages import NotFound, bp, sensitive, signed_in
+from consent_ui.staff_pages import NotFound, act_then_return, bp, sensitive, signed_in
 from idp import clients as client_registry
 from idp.clients import ClientRegistrationError
 from idp.models import Client
@@ -131,14 +131,7 @@ def _app_change(
 ) -> Response:
     require_permission(member, "manage_apps")
     client = _own_app(member, client_id)
-    try:
-        change(client)
-    except ClientRegistrationError as refusal:
-        db.session.rollback()
-        flash(str(refusal), "error")
-    else:
-        flash(str(done))
-    return redirect(url_for("staff_ui.app_details", client_id=client_id), code=303)
+    return act_then_return(lambda: change(client), url_for("staff_ui.app_details", client_id=client_id), done)
 
 
 @bp.post("/apps/<client_id>")

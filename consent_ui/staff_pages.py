@@ -218,6 +218,31 @@ def _csrf_refused(error: CSRFError) -> Response:
     return _problem(_l("This page has expired. Reload it and try again."), 400)
 
 
+def act_then_return(
+    action: Callable[[], object],
+    back: str,
+    done: object | None = None,
+    refusals: tuple[type[Exception], ...] = (ValueError,),
+    words: Callable[[Exception], str] = str,
+) -> Response:
+    """Run ``action``; say ``done``, or the refusal (its changes rolled back); back to ``back``.
+
+    The services' refusals (``StaffError``, ``ParticipantError``, …) are ValueErrors
+    whose text says what is wrong; permissions (``NotPermitted``) are raised on.
+    """
+    try:
+        action()
+    except NotPermitted:
+        raise
+    except refusals as refusal:
+        db.session.rollback()
+        flash(words(refusal), "error")
+    else:
+        if done is not None:
+            flash(str(done))
+    return redirect(back, code=303)
+
+
 def _local_path(target: str | None) -> str | None:
     """``target`` if it is a path of the staff pages (never another site: no open redirect)."""
     if not target:
@@ -499,12 +524,12 @@ def add_passkey(member: StaffMember) -> Response:
 @bp.post("/security/passkeys/<passkey_id>/remove")
 @sensitive
 def remove_passkey(member: StaffMember, passkey_id: str) -> Response:
-    try:
-        staff_login.remove_passkey(member, passkey_id)
-    except staff_login.SignInRefused as refusal:
-        db.session.rollback()
-        flash(say(refusal), "error")
-    return redirect(url_for("staff_ui.security"), code=303)
+    return act_then_return(
+        lambda: staff_login.remove_passkey(member, passkey_id),
+        url_for("staff_ui.security"),
+        refusals=(staff_login.SignInRefused,),
+        words=say,
+    )
 
 
 def _qr_svg(text: str) -> Markup:
@@ -529,26 +554,25 @@ def begin_totp(member: StaffMember) -> str | Response:
 
 @bp.post("/security/totp/confirm")
 @signed_in
-def confirm_totp(member: StaffMember) -> Response | tuple[str, int]:
-    try:
-        staff_login.confirm_totp_enrolment(member, request.form.get("code", ""))
-    except staff_login.SignInRefused as refusal:
-        db.session.rollback()
-        flash(say(refusal), "error")
-        return redirect(url_for("staff_ui.security"), code=303)
-    flash(str(_l("The authenticator app is set up.")))
-    return redirect(url_for("staff_ui.security"), code=303)
+def confirm_totp(member: StaffMember) -> Response:
+    return act_then_return(
+        lambda: staff_login.confirm_totp_enrolment(member, request.form.get("code", "")),
+        url_for("staff_ui.security"),
+        _l("The authenticator app is set up."),
+        refusals=(staff_login.SignInRefused,),
+        words=say,
+    )
 
 
 @bp.post("/security/totp/remove")
 @sensitive
 def remove_totp(member: StaffMember) -> Response:
-    try:
-        staff_login.remove_totp(member)
-    except staff_login.SignInRefused as refusal:
-        db.session.rollback()
-        flash(say(refusal), "error")
-    return redirect(url_for("staff_ui.security"), code=303)
+    return act_then_return(
+        lambda: staff_login.remove_totp(member),
+        url_for("staff_ui.security"),
+        refusals=(staff_login.SignInRefused,),
+        words=say,
+    )
 
 
 @bp.get("/security/recovery-codes/first")
@@ -633,14 +657,7 @@ def invite(member: StaffMember) -> Response:
 
 
 def _colleague_action(action: Callable[[], object]) -> Response:
-    try:
-        action()
-    except NotPermitted:
-        raise
-    except StaffError as refusal:
-        db.session.rollback()
-        flash(str(refusal), "error")
-    return redirect(url_for("staff_ui.staff"), code=303)
+    return act_then_return(action, url_for("staff_ui.staff"))
 
 
 @bp.post("/staff/<staff_id>/role")
@@ -677,26 +694,24 @@ def console(member: StaffMember) -> str:
 @sensitive
 def block_participant(member: StaffMember, participant_id: str) -> Response:
     staff_registry.require_permission(_operator(member), "block_participants")
-    try:
+
+    def block() -> None:
         participant_registry.block_participant(participant_id, request.form.get("reason", ""))
         audit("console.participant_blocked", participant_id=participant_id, by=member.id)
-    except participant_registry.ParticipantError as refusal:
-        db.session.rollback()
-        flash(str(refusal), "error")
-    return redirect(url_for("staff_ui.console"), code=303)
+
+    return act_then_return(block, url_for("staff_ui.console"))
 
 
 @bp.post("/console/participants/<participant_id>/unblock")
 @sensitive
 def unblock_participant(member: StaffMember, participant_id: str) -> Response:
     staff_registry.require_permission(_operator(member), "block_participants")
-    try:
+
+    def unblock() -> None:
         participant_registry.unblock_participant(participant_id)
         audit("console.participant_unblocked", participant_id=participant_id, by=member.id)
-    except participant_registry.ParticipantError as refusal:
-        db.session.rollback()
-        flash(str(refusal), "error")
-    return redirect(url_for("staff_ui.console"), code=303)
+
+    return act_then_return(unblock, url_for("staff_ui.console"))
 
 
 # -- the audit log ---------------------------------------------------------------------------------

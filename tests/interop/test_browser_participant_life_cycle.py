@@ -65,7 +65,7 @@ def _operator_approves(page, origin: str, secret: str) -> None:
     page.wait_for_url(re.compile(r".*/recovery-codes/first$"))
     page.click("text=I have kept them")
     page.wait_for_url(f"{origin}/registry/console")
-    page.click("nav.tabs >> text=Applications")
+    page.click("nav.tabs >> text=Accreditation queue")
     page.click("text=Altyn Bank JSC")
     page.click("text=Start the review")
     page.wait_for_load_state()
