@@ -55,6 +55,7 @@ bench: env
 	$(PY) bench/token_endpoint.py
 	$(PY) bench/biometrics.py
 	$(PY) bench/proxy.py
+	$(PY) bench/sandbox.py
 
 clean:
 	rm -rf $(VENV) $(INTEROP)/node_modules .pytest_cache .ruff_cache
