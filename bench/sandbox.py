@@ -73,7 +73,6 @@ def main() -> int:
     from flask_migrate import upgrade
     from werkzeug.serving import make_server
 
-
     from registry.models import PUBLISHED
     from registry.participants import API_PROVIDER, add_participant
     from registry.publication import recheck_api, submit_api
@@ -110,7 +109,9 @@ def main() -> int:
     try:
         _wait_for(f"{bank_url}/")
         with app.app_context():
-            submitted = submit_api(provider_id=bank_id, base_url=bank_url, sandbox_url=bank_url, description="Bench")
+            submitted = submit_api(
+                provider_id=bank_id, base_url=bank_url, sandbox_url=bank_url, description="Bench"
+            )
             if submitted.api.status != PUBLISHED:
                 print("the reference bank failed the suite:", submitted.report.failed_checks)
                 return 1
@@ -124,7 +125,9 @@ def main() -> int:
                     print("a re-check failed:", outcome.report.failed_checks)
                     return 1
             checks = len(outcome.report.results)
-            print(f"one conformance run ({checks} checks), {args.runs} runs against a reference bank process:")
+            print(
+                f"one conformance run ({checks} checks), {args.runs} runs against a reference bank process:"
+            )
             print(
                 f"  wall time p50 {statistics.median(walls):.0f} ms, p95 {_percentile(walls, 95):.0f} ms"
                 f" (the suite's own timing p50 {statistics.median(suite):.0f} ms)"
@@ -132,7 +135,9 @@ def main() -> int:
 
             ids = []
             for _ in range(args.apis):
-                outcome = submit_api(provider_id=bank_id, base_url=bank_url, sandbox_url=bank_url, description="Bench")
+                outcome = submit_api(
+                    provider_id=bank_id, base_url=bank_url, sandbox_url=bank_url, description="Bench"
+                )
                 ids.append(outcome.api.id)
             from registry.models import PublishedApi
 
@@ -144,7 +149,9 @@ def main() -> int:
             done = run_due_checks("bench-worker")
             seconds = time.perf_counter() - started
         per_second = len(done) / seconds
-        print(f"one worker round: {len(done)} due APIs checked in {seconds:.1f} s = {per_second:.2f} checks/s")
+        print(
+            f"one worker round: {len(done)} due APIs checked in {seconds:.1f} s = {per_second:.2f} checks/s"
+        )
         print(
             f"  one worker process keeps {per_second * 86400 / PILOT_CHECKS_PER_DAY:.0f} APIs at the pilot's"
             f" {PILOT_CHECKS_PER_DAY} checks a day each (SENIM_API_CHECK_INTERVAL=45)"
