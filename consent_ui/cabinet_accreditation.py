@@ -28,6 +28,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
 from consent_ui.staff_pages import (
+    UPLOAD_LIMITS,
     NotFound,
     _json_error,
     _start_session,
@@ -53,6 +54,7 @@ from registry.staff import (
     normalise_email,
     require_permission,
 )
+from senim.audit import audit
 from senim.database import db
 
 #: Per client IP (Flask-Limiter): registering an organisation.
@@ -71,13 +73,14 @@ APPLICATION_STATUS_WORDS = {
 }
 
 
-@bp.before_request
-def _upload_limits() -> None:
-    # The app's 1 MB limit would refuse an application's PDFs; set before the body is read.
-    if request.endpoint == "staff_ui.apply_for_accreditation":
-        request.max_content_length = MAX_APPLICATION_UPLOAD
-    elif request.endpoint in ("staff_ui.upload_logo", "staff_ui.upload_app_logo"):
-        request.max_content_length = MAX_LOGO_UPLOAD
+# The app's 1 MB limit would refuse an application's PDFs (set before CSRF reads the form).
+UPLOAD_LIMITS.update(
+    {
+        "staff_ui.apply_for_accreditation": MAX_APPLICATION_UPLOAD,
+        "staff_ui.upload_logo": MAX_LOGO_UPLOAD,
+        "staff_ui.upload_app_logo": MAX_LOGO_UPLOAD,
+    }
+)
 
 
 @bp.context_processor
@@ -157,7 +160,7 @@ def sign_up() -> Response:
             commit=False,
         )
         member = add_first_admin(participant.id, staff_id, email=form["admin_email"], name=form["admin_name"])
-        staff_login.keep_passkey(new_passkey, body.get("passkey_name") or "", commit=False)
+        passkey = staff_login.keep_passkey(new_passkey, body.get("passkey_name") or "", commit=False)
         db.session.commit()
     except (ParticipantError, StaffError, staff_login.SignInRefused) as refusal:
         db.session.rollback()
@@ -167,6 +170,10 @@ def sign_up() -> Response:
         return _json_error(
             "invalid_request", str(_l("This organisation or address is already registered.")), 400
         )
+    # Audited once stored (a sign-up that failed at the commit leaves no events behind).
+    audit("participant.registered", participant_id=participant.id, bin=participant.bin)
+    audit("staff.joined", staff_id=member.id, participant_id=participant.id, role=member.role, via="sign_up")
+    audit("staff.passkey_added", staff_id=member.id, passkey_id=passkey.id)
     flash(
         str(
             _l(
@@ -182,7 +189,7 @@ def sign_up() -> Response:
 
 # -- profile -----------------------------------------------------------------------------------
 @bp.post("/cabinet/profile")
-@signed_in
+@sensitive
 def update_profile(member: StaffMember) -> Response:
     require_permission(member, "edit_profile")
     participant_id = _participant_of(member)
@@ -201,7 +208,7 @@ def update_profile(member: StaffMember) -> Response:
 
 
 @bp.post("/cabinet/logo")
-@signed_in
+@sensitive
 def upload_logo(member: StaffMember) -> Response:
     require_permission(member, "edit_profile")
     upload = request.files.get("logo")

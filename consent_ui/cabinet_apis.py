@@ -268,7 +268,7 @@ def showcase_api(api_id: str) -> str:
 
 
 @bp.post("/showcase/<api_id>/connect")
-@signed_in
+@sensitive
 def connect_api(member: StaffMember, api_id: str) -> Response:
     require_permission(member, "manage_apps")
     if member.is_operator:
@@ -277,8 +277,10 @@ def connect_api(member: StaffMember, api_id: str) -> Response:
     if api is None or api.status != "published":
         raise NotFound()
     client_id = request.form.get("client_id", "")
-    if client_id not in {app.client_id for app in clients_of(member.participant_id)}:
-        raise NotFound()
+    if client_id not in {
+        app.client_id for app in clients_of(member.participant_id) if app.disabled_at is None
+    }:
+        raise NotFound()  # another's app, or a disabled one: nothing to connect
     try:
         api_registry.subscribe(api_id=api.id, client_id=client_id, participant_id=member.participant_id)
     except ApiRegistryError as refusal:

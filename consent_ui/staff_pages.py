@@ -124,6 +124,10 @@ def _origin() -> str:
     return staff_login.staff_origin(current_app.extensions["senim.settings"].issuer)
 
 
+#: Endpoints that take uploads larger than the app's 1 MB (the cabinet's documents and logos).
+UPLOAD_LIMITS: dict[str, int] = {}
+
+
 @bp.before_request
 def _page_rules() -> Response | None:
     # Passkeys are bound to the staff pages' origin: a page opened at another
@@ -133,6 +137,8 @@ def _page_rules() -> Response | None:
         if request.method == "GET":
             return redirect(_origin() + request.full_path.rstrip("?"), code=303)
         return _problem(_l("Open the staff pages at %(origin)s.", origin=_origin()), 400)
+    if request.endpoint in UPLOAD_LIMITS:
+        request.max_content_length = UPLOAD_LIMITS[request.endpoint]
     if request.method == "POST":
         csrf.protect()
     return None
@@ -576,9 +582,9 @@ def remove_totp(member: StaffMember) -> Response:
 
 
 @bp.get("/security/recovery-codes/first")
-@signed_in
+@sensitive
 def recovery_codes_first(member: StaffMember) -> str | Response:
-    """Right after joining: the first set, made once (later sets need a fresh proof)."""
+    """Right after joining (the passkey just made is the fresh proof): the first set, made once."""
     if staff_login.recovery_codes_left(member) or staff_login.any_recovery_codes_made(member):
         return redirect(url_for("staff_ui.security"), code=303)
     return render_template(

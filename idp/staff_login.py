@@ -151,9 +151,11 @@ class StaffRecoveryCode(db.Model):
 
 
 class StaffCodeThrottle(db.Model):
+    """Wrong codes per address typed (``_throttle_key``: a hash), whether it has an account or not."""
+
     __tablename__ = "staff_code_throttle"
 
-    staff_id: Mapped[str] = mapped_column(ForeignKey("staff_members.id"), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(64), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer)
     locked_until: Mapped[int] = mapped_column(BigInteger)
 
@@ -328,6 +330,7 @@ def verify_new_passkey(staff_id: str, challenge_id: str, credential: object) -> 
 
 
 def keep_passkey(new: NewPasskey, name: str, *, commit: bool = True) -> StaffPasskey:
+    """Store the verified passkey (committed and audited, unless the caller commits it with more)."""
     passkey = StaffPasskey(
         id=secrets.token_hex(16),
         staff_id=new.staff_id,
@@ -535,30 +538,36 @@ def remove_totp(member: StaffMember) -> None:
 
 
 # -- codes: throttling ---------------------------------------------------------------------------
-def _check_not_throttled(staff_id: str) -> None:
-    row = db.session.get(StaffCodeThrottle, staff_id, populate_existing=True)
+def _throttle_key(email: object) -> str:
+    """Wrong codes count per address typed, known or not (an unknown address is paused the same
+    way, so the pause tells nothing of who has an account); kept as a hash, not the address."""
+    typed = str(email or "").strip().lower()[:254]
+    return hashlib.sha256(f"senim-staff-codes|{typed}".encode()).hexdigest()
+
+
+def _check_not_throttled(key: str) -> None:
+    row = db.session.get(StaffCodeThrottle, key, populate_existing=True)
     if row is not None and row.locked_until > clock.now_int():
         raise TooManyWrongCodes(row.locked_until - clock.now_int())
 
 
-def _record_wrong_code(staff_id: str) -> None:
-    row = db.session.get(StaffCodeThrottle, staff_id)
+def _record_wrong_code(key: str) -> None:
+    row = db.session.get(StaffCodeThrottle, key)
     if row is None:
-        row = StaffCodeThrottle(staff_id=staff_id, failures=0, locked_until=0)
+        row = StaffCodeThrottle(subject=key, failures=0, locked_until=0)
         db.session.add(row)
     row.failures += 1
     row.locked_until = clock.now_int() + delay_after(row.failures)
     db.session.commit()
 
 
-def _clear_wrong_codes(staff_id: str) -> None:
-    db.session.execute(StaffCodeThrottle.__table__.delete().where(StaffCodeThrottle.staff_id == staff_id))
+def _clear_wrong_codes(key: str) -> None:
+    db.session.execute(StaffCodeThrottle.__table__.delete().where(StaffCodeThrottle.subject == key))
     db.session.commit()
 
 
-def _refuse_code(member: StaffMember | None, method: str) -> CodeRefused:
-    if member is not None:
-        _record_wrong_code(member.id)
+def _refuse_code(key: str, member: StaffMember | None, method: str) -> CodeRefused:
+    _record_wrong_code(key)
     audit(
         "staff.sign_in_refused",
         staff_id=member.id if member else None,
@@ -575,19 +584,20 @@ def _constant_work() -> None:
 
 
 def sign_in_with_totp(email: str, code: str) -> StaffMember:
+    key = _throttle_key(email)
+    _check_not_throttled(key)
     member = member_by_email(email)
     if member is None:
         _constant_work()
-        raise _refuse_code(None, TOTP)
-    _check_not_throttled(member.id)
+        raise _refuse_code(key, None, TOTP)
     row = totp_of(member)
     try:
         cleaned = _clean_code(code, TOTP_DIGITS)
     except CodeRefused:
-        raise _refuse_code(member, TOTP) from None
+        raise _refuse_code(key, member, TOTP) from None
     step = _matching_step(_totp(row), cleaned, row.last_step) if row is not None else None
     if step is None:
-        raise _refuse_code(member, TOTP)
+        raise _refuse_code(key, member, TOTP)
     # The step is claimed with a conditional update: two requests with one code, one wins.
     claimed = db.session.execute(
         update(StaffTotp)
@@ -596,8 +606,8 @@ def sign_in_with_totp(email: str, code: str) -> StaffMember:
     )
     db.session.commit()
     if claimed.rowcount != 1:
-        raise _refuse_code(member, TOTP)
-    _clear_wrong_codes(member.id)
+        raise _refuse_code(key, member, TOTP)
+    _clear_wrong_codes(key)
     return _require_active(member.id, TOTP)
 
 
@@ -643,15 +653,16 @@ def any_recovery_codes_made(member: StaffMember) -> bool:
 
 
 def sign_in_with_recovery_code(email: str, code: str) -> StaffMember:
+    key = _throttle_key(email)
+    _check_not_throttled(key)
     member = member_by_email(email)
     if member is None:
         _constant_work()
-        raise _refuse_code(None, RECOVERY_CODE)
-    _check_not_throttled(member.id)
+        raise _refuse_code(key, None, RECOVERY_CODE)
     try:
         cleaned = _clean_code(str(code or "").lower(), 10)
     except CodeRefused:
-        raise _refuse_code(member, RECOVERY_CODE) from None
+        raise _refuse_code(key, member, RECOVERY_CODE) from None
     used = db.session.execute(
         update(StaffRecoveryCode)
         .where(
@@ -663,8 +674,8 @@ def sign_in_with_recovery_code(email: str, code: str) -> StaffMember:
     )
     db.session.commit()
     if used.rowcount != 1:
-        raise _refuse_code(member, RECOVERY_CODE)
-    _clear_wrong_codes(member.id)
+        raise _refuse_code(key, member, RECOVERY_CODE)
+    _clear_wrong_codes(key)
     member = _require_active(member.id, RECOVERY_CODE)
     audit("staff.recovery_code_used", staff_id=member.id, left=recovery_codes_left(member))
     return member

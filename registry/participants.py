@@ -257,8 +257,9 @@ def register_participant(
         description=validate_description(description),
     )
     _insert(participant, commit=commit)
-    # Contacts are a person's data: the log has the participant's id and BIN only.
-    audit("participant.registered", participant_id=participant.id, bin=participant.bin)
+    if commit:  # otherwise the caller audits once it has committed
+        # Contacts are a person's data: the log has the participant's id and BIN only.
+        audit("participant.registered", participant_id=participant.id, bin=participant.bin)
     return participant
 
 

@@ -24,7 +24,7 @@ import re
 import secrets
 import uuid
 
-from sqlalchemy import BigInteger, ForeignKey, String, func, select
+from sqlalchemy import BigInteger, ForeignKey, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from senim import clock
@@ -225,7 +225,6 @@ def add_first_admin(participant_id: str, staff_id: str, *, email: str, name: str
     )
     db.session.add(member)
     db.session.flush()
-    audit("staff.joined", staff_id=member.id, participant_id=participant_id, role=ADMIN, via="sign_up")
     return member
 
 
@@ -290,9 +289,10 @@ def require_permission(member: StaffMember, action: str) -> StaffMember:
 
 
 def _active_admins(participant_id: str | None, role: str) -> int:
-    return db.session.scalar(
-        select(func.count())
-        .select_from(StaffMember)
+    # The rows are locked (PostgreSQL: FOR UPDATE; SQLite serialises writers anyway): two admins
+    # demoting each other at the same moment cannot both see the other one still there.
+    heads = db.session.scalars(
+        select(StaffMember.id)
         .where(
             StaffMember.participant_id.is_(None)
             if participant_id is None
@@ -300,7 +300,9 @@ def _active_admins(participant_id: str | None, role: str) -> int:
             StaffMember.role == role,
             StaffMember.status == ACTIVE,
         )
-    )
+        .with_for_update()
+    ).all()
+    return len(heads)
 
 
 def _check_keeps_a_head(member: StaffMember) -> None:

@@ -51,11 +51,10 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_staff_members_participant_id'), ['participant_id'], unique=False)
 
     op.create_table('staff_code_throttle',
-    sa.Column('staff_id', sa.String(length=36), nullable=False),
+    sa.Column('subject', sa.String(length=64), nullable=False),
     sa.Column('failures', sa.Integer(), nullable=False),
     sa.Column('locked_until', sa.BigInteger(), nullable=False),
-    sa.ForeignKeyConstraint(['staff_id'], ['staff_members.id'], name=op.f('fk_staff_code_throttle_staff_id_staff_members')),
-    sa.PrimaryKeyConstraint('staff_id', name=op.f('pk_staff_code_throttle'))
+    sa.PrimaryKeyConstraint('subject', name=op.f('pk_staff_code_throttle'))
     )
     op.create_table('staff_passkeys',
     sa.Column('id', sa.String(length=36), nullable=False),

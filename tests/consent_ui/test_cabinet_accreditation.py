@@ -265,3 +265,38 @@ def test_the_admin_edits_the_profile_and_uploads_a_logo(app):
     admin.http.post("/registry/cabinet/logo", data=data, content_type="multipart/form-data")
     logo = app.test_client().get(f"/registry/v1/participants/{participant.id}/logo.png")
     assert logo.status_code == 200 and logo.data.startswith(b"\x89PNG")
+
+
+def test_the_profile_and_logo_change_only_after_a_fresh_proof(app, clock):
+    from idp.staff_login import REAUTH_WINDOW
+
+    admin = _admin_of_new_participant(app)
+    clock.advance(REAUTH_WINDOW)
+    answer = admin.post_form(
+        "/registry/cabinet/profile",
+        {
+            "name": "Hijacked LLP",
+            "contact_email": "evil@attacker.example",
+            "contact_phone": "+7 727 000 00 00",
+        },
+        "/registry/cabinet",
+    )
+    assert answer.headers["Location"].startswith("/registry/confirm")
+    assert list_participants()[0].name == "Qarjy LLP"
+
+
+def test_an_application_takes_pdfs_larger_than_the_apps_one_megabyte(app):
+    admin = _admin_of_new_participant(app)
+    big = PDF + b"0" * (2 * 1024 * 1024)
+    assert _apply(admin, files=(("charter.pdf", big),)).status_code == 303
+    [application] = accreditation.list_queue()
+    assert accreditation.documents(application.id)[0].size == len(big)
+
+
+def test_a_sign_up_is_audited_once_it_is_stored(app):
+    from senim.audit import find_audit_events, flush_audit_events
+
+    _sign_up(app)
+    flush_audit_events()
+    events = {e.event for e in find_audit_events()}
+    assert {"participant.registered", "staff.joined", "staff.passkey_added", "staff.signed_in"} <= events

@@ -173,3 +173,28 @@ def test_the_showcase_is_public_json_too(app, clock, provider_admin):
     assert [e["id"] for e in entries.get("data", entries) if isinstance(e, dict)] == [
         api_id
     ] or api_id in json.dumps(entries)
+
+
+def test_a_disabled_app_is_not_connected(app, clock, provider_admin):
+    from joserfc.jwk import ECKey
+
+    from idp.clients import register_client, set_client_disabled
+    from tests.support.api_user import public_jwks
+
+    with serve(reference_bank(app, _participant_of(provider_admin), clock)) as url:
+        api_id = _submit(provider_admin, url).headers["Location"].rsplit("/", 1)[1]
+    developer = joined(app, participant_id=fintech().id, role="developer", email="dev@qarjy.kz")
+    register_client(
+        name="Old app",
+        jwks=public_jwks(ECKey.generate_key("P-256")),
+        redirect_uris=["https://qarjy.kz/cb"],
+        scope="openid accounts consents",
+        grant_types=["authorization_code", "refresh_token", "client_credentials"],
+        client_id="old-app",
+        participant_id=_participant_of(developer),
+    )
+    set_client_disabled("old-app", True)
+    answer = developer.post_form(
+        f"/registry/showcase/{api_id}/connect", {"client_id": "old-app"}, "/registry/showcase"
+    )
+    assert answer.status_code == 404 and active_subscription(api_id, "old-app") is None

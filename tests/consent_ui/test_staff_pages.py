@@ -346,3 +346,17 @@ def test_every_refusal_of_the_staff_sign_in_has_words_in_the_pages_languages():
     said = set(re.findall(r'(?:Refused|Invalid)\(\s*"([^"]+)"', source))
     said |= {f"At most {L.MAX_PASSKEYS} passkeys: remove one first."}
     assert said and said <= set(STAFF_LOGIN_WORDS)
+
+
+def test_recovery_codes_are_never_made_without_a_fresh_proof(app, clock):
+    from registry.staff import invite
+
+    _member, secret = invite(
+        participant_id=fintech().id, email="late@qarjy.kz", role="admin", invited_by=None
+    )
+    browser = _browser(app)
+    join(browser, secret)
+    clock.advance(L.REAUTH_WINDOW)  # the tab was closed after joining; the session is still open
+    answer = browser.get("/registry/security/recovery-codes/first")
+    assert answer.status_code == 303 and answer.headers["Location"].startswith("/registry/confirm")
+    assert L.recovery_codes_left(S.member_by_email("late@qarjy.kz")) == 0

@@ -15,12 +15,17 @@ from tests.support.api_user import ApiUser, public_jwks
 
 
 class KeyServer:
-    """The client's own server publishing its JWKS; counts how often the platform fetches it."""
+    """The client's own server publishing its JWKS; counts how often the platform fetches it.
+
+    ``answer`` may be set to misbehave: "cut" announces more bytes than it sends,
+    "trickle" sends a byte at a time until told to stop."""
 
     def __init__(self) -> None:
         self.jwks: dict = {"keys": []}
         self.status = 200
         self.fetches = 0
+        self.answer = "whole"
+        self.stop_trickling = threading.Event()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -29,8 +34,15 @@ class KeyServer:
                 body = json.dumps(server.jwks).encode()
                 self.send_response(server.status)
                 self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Content-Length", str(len(body) + (100 if server.answer == "cut" else 0)))
                 self.end_headers()
+                if server.answer == "trickle":
+                    for byte in body:
+                        if server.stop_trickling.wait(0.05):
+                            return
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                    return
                 self.wfile.write(body)
 
             def log_message(self, *args: object) -> None:
@@ -49,6 +61,7 @@ class KeyServer:
         }
 
     def stop(self) -> None:
+        self.stop_trickling.set()
         self.httpd.shutdown()
         self.httpd.server_close()
 
@@ -166,3 +179,57 @@ def test_in_production_a_jwks_uri_names_a_public_host(app):
             grant_types=["client_credentials"],
             production=True,
         )
+
+
+def _key_id_it_does_not_know(client: ApiUser) -> ApiUser:
+    client.key, client.kid = ECKey.generate_key("P-256"), "rotated"
+    return client
+
+
+@pytest.mark.parametrize("answer", ["cut", "trickle"])
+def test_a_published_jwks_cut_short_or_trickled_is_a_refusal_within_the_deadline(
+    publishing_client, key_server, clock, monkeypatch, answer
+):
+    assert publishing_client.client_credentials().status_code == 200
+    monkeypatch.setattr(client_keys, "FETCH_DEADLINE", 0.5)  # the trickle needs seconds; the deadline is less
+    key_server.answer = answer
+    clock.advance(client_keys.REFETCH_SECONDS)
+    refused = _key_id_it_does_not_know(publishing_client).client_credentials()
+    assert refused.status_code == 401 and refused.get_json()["error"] == "invalid_client"
+    assert "answered" not in refused.get_json()["error_description"]  # nothing about the client's server
+
+
+def test_a_failing_key_server_is_asked_at_most_once_per_refetch_period(app, http, clock, key_server):
+    key = ECKey.generate_key("P-256")
+    register_client(
+        name="Down app",
+        jwks_uri=key_server.uri,
+        redirect_uris=[],
+        scope="consents",
+        grant_types=["client_credentials"],
+        client_id="down-app",
+    )
+    key_server.status = 503
+    client = ApiUser(http=http, client_id="down-app", key=key, now=clock.now)
+    for _ in range(5):
+        assert client.client_credentials().status_code == 401
+    assert key_server.fetches == 1
+    clock.advance(client_keys.REFETCH_SECONDS)
+    client.client_credentials()
+    assert key_server.fetches == 2
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "https://127.1/jwks",
+        "https://0x7f000001/jwks",
+        "https://2130706433/jwks",
+        "https://localhost./jwks",
+        "https://[::1]/jwks",
+        "https://10.1/jwks",
+    ],
+)
+def test_in_production_the_platform_fetches_from_public_addresses_only(app, uri):
+    with pytest.raises(client_keys.JwksUnavailable):
+        client_keys.check_public_destination(uri)

@@ -338,3 +338,12 @@ def test_no_code_secret_or_cookie_reaches_the_audit_log(member, clock):
     text = audit.text()
     for secret in [*codes, codes[0].replace("-", ""), totp.secret, cookie]:
         assert secret not in text
+
+
+def test_an_unknown_address_is_paused_like_a_known_one(member, clock):
+    for address in ("dana@qarjy.kz", "nobody@qarjy.kz"):
+        for _ in range(5):
+            with pytest.raises(L.CodeRefused):
+                L.sign_in_with_totp(address, "123456")
+        with pytest.raises(L.TooManyWrongCodes):
+            L.sign_in_with_totp(address, "123456")
