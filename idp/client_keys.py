@@ -44,6 +44,10 @@ class JwksUnavailable(ClientAssertionInvalid):
     """The client's JWKS could not be fetched or read."""
 
 
+class NotAPublicAddress(ValueError):
+    """A client's address (JWKS URI, notification URI) resolves to a non-public address."""
+
+
 @lru_cache(maxsize=1024)
 def _keyset(jwks_json: str) -> KeySet:
     return KeySet.import_key_set(json.loads(jwks_json))
@@ -69,7 +73,7 @@ UNAVAILABLE = "The client's JWKS could not be fetched."
 
 
 def check_public_destination(uri: str) -> None:
-    """In production the platform fetches only from public addresses (SSRF).
+    """In production the platform calls clients only at public addresses (SSRF).
 
     The host is resolved and every address it has must be global: a name, a
     short or hexadecimal IP literal (``127.1``, ``0x7f000001``) or ``localhost.``
@@ -81,9 +85,9 @@ def check_public_destination(uri: str) -> None:
     try:
         addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
     except (OSError, UnicodeError):
-        raise JwksUnavailable(UNAVAILABLE) from None
+        raise NotAPublicAddress(f"{host} does not resolve") from None
     if not addresses or not all(ipaddress.ip_address(a.split("%")[0]).is_global for a in addresses):
-        raise JwksUnavailable(UNAVAILABLE)
+        raise NotAPublicAddress(f"{host} is not a public address")
 
 
 def fetch_jwks(uri: str, *, production: bool = False) -> dict:
@@ -97,7 +101,10 @@ def fetch_jwks(uri: str, *, production: bool = False) -> dict:
     from idp.clients import ClientRegistrationError, validate_jwks
 
     if production:
-        check_public_destination(uri)
+        try:
+            check_public_destination(uri)
+        except NotAPublicAddress:
+            raise JwksUnavailable(UNAVAILABLE) from None
     deadline = time.monotonic() + FETCH_DEADLINE
     body = b""
     try:

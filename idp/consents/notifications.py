@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from flask import Flask, current_app
 from sqlalchemy import select, update
 
+from idp.client_keys import NotAPublicAddress, check_public_destination
 from idp.clients import ClientRegistrationError, validate_notification_uri
 from idp.consents.models import EXPIRED, REJECTED, REVOKED, Consent, ConsentStatusChange, SecurityEvent
 from idp.models import Client
@@ -204,10 +205,14 @@ def _attempt(event: SecurityEvent, uri: str | None) -> PushResult:
     if not uri:
         # kept, not dropped: it goes out once the client registers an address again
         return PushResult(accepted=False, error="no notification URI registered")
+    production = current_app.extensions["senim.settings"].production
     try:
-        # checked again at sending: only an address that passes today's rules is called
-        validate_notification_uri(uri, current_app.extensions["senim.settings"].production)
-    except ClientRegistrationError:
+        # checked again at sending: only an address that passes today's rules is called,
+        # and in production only one whose name resolves to public addresses (SSRF)
+        validate_notification_uri(uri, production)
+        if production:
+            check_public_destination(uri)
+    except (ClientRegistrationError, NotAPublicAddress):
         return PushResult(accepted=False, error="notification URI not allowed")
     return push_security_event(uri, security_event_token(event))
 

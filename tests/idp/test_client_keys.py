@@ -230,6 +230,21 @@ def test_a_failing_key_server_is_asked_at_most_once_per_refetch_period(app, http
         "https://10.1/jwks",
     ],
 )
-def test_in_production_the_platform_fetches_from_public_addresses_only(app, uri):
-    with pytest.raises(client_keys.JwksUnavailable):
+def test_in_production_the_platform_calls_public_addresses_only(app, uri):
+    with pytest.raises(client_keys.NotAPublicAddress):
         client_keys.check_public_destination(uri)
+    with pytest.raises(client_keys.JwksUnavailable):
+        client_keys.fetch_jwks(uri, production=True)
+
+
+def test_in_production_consent_events_are_not_sent_to_an_address_inside(app):
+    from idp.consents.models import SecurityEvent
+    from idp.consents.notifications import _attempt
+
+    settings = app.extensions["senim.settings"]
+    app.extensions["senim.settings"] = settings.with_overrides(environment="production")
+    try:
+        result = _attempt(SecurityEvent(), "https://127.1/events")
+    finally:
+        app.extensions["senim.settings"] = settings
+    assert (result.accepted, result.error) == (False, "notification URI not allowed")
