@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from joserfc.jwk import ECKey
 
 from senim.cli import main
-from senim.demo import DEMO_BANKS, DEMO_FINTECH
+from senim.demo import DEMO_APPLICANT, DEMO_BANKS, DEMO_FINTECH
 
 
 def _env(tmp_path) -> dict:
@@ -34,8 +34,10 @@ def test_db_upgrade_demo_seed_and_clients_add(tmp_path) -> None:
         for line in runner.invoke(main, ["participants", "list"], env=env).output.splitlines()
     ]
     expected = [(name, bin_, ["api_provider"]) for name, bin_ in DEMO_BANKS] + [(*DEMO_FINTECH, ["api_user"])]
+    expected.append((*DEMO_APPLICANT, []))  # registered itself, waiting to be accredited
     assert sorted((p["name"], p["bin"], p["roles"]) for p in participants) == sorted(expected)
-    assert all(p["status"] == "active" for p in participants)
+    assert {p["name"]: p["status"] for p in participants}[DEMO_APPLICANT[0]] == "registered"
+    assert all(p["status"] == "active" for p in participants if p["name"] != DEMO_APPLICANT[0])
     fintech_id = next(p["id"] for p in participants if p["name"] == DEMO_FINTECH[0])
     demo_client = _listed_client(runner, env, "senim-demo-app")
     assert demo_client["participant_id"] == fintech_id
