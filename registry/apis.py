@@ -67,6 +67,16 @@ def validate_base_url(url: str) -> str:
     return url
 
 
+def check_provider_may_publish(provider_id: str, standard: str, version: str) -> None:
+    """The standard and version are known, and the provider is an active API provider."""
+    if version not in STANDARDS.get(standard, ()):
+        raise ApiRegistryError(f"unknown standard {standard} {version}")
+    try:
+        require_active(provider_id, API_PROVIDER)
+    except ParticipantError as error:
+        raise ApiRegistryError(str(error)) from None
+
+
 def add_api(
     *,
     provider_id: str,
@@ -80,12 +90,7 @@ def add_api(
     """Register a bank's API at ``base_url`` (published at once with ``publish``, without the
     sandbox's first check: the operator's and the demo's way). With a ``sandbox_url`` a
     published API is on the worker's schedule from its next round."""
-    if version not in STANDARDS.get(standard, ()):
-        raise ApiRegistryError(f"unknown standard {standard} {version}")
-    try:
-        require_active(provider_id, API_PROVIDER)
-    except ParticipantError as error:
-        raise ApiRegistryError(str(error)) from None
+    check_provider_may_publish(provider_id, standard, version)
     base_url = validate_base_url(base_url)
     if sandbox_url is not None:
         sandbox_url = validate_base_url(sandbox_url)

@@ -27,8 +27,8 @@ from biometrics.errors import InvalidIIN
 from biometrics.iin import validate_iin
 from registry.apis import (
     ACCOUNT_INFORMATION,
-    STANDARDS,
     ApiRegistryError,
+    check_provider_may_publish,
     get_api,
     validate_base_url,
 )
@@ -44,7 +44,6 @@ from registry.models import (
     PublishedApi,
 )
 from registry.notifications import notify_participant
-from registry.participants import API_PROVIDER, ParticipantError, require_active
 from senim import clock
 from senim.audit import audit
 from senim.database import db
@@ -115,12 +114,7 @@ def submit_api(
 ) -> CheckOutcome:
     """Store an API provider's API and run the conformance suite against its sandbox:
     published if it passes, refused if not. Bad input changes nothing."""
-    if version not in STANDARDS.get(standard, ()):
-        raise ApiRegistryError(f"unknown standard {standard} {version}")
-    try:
-        require_active(provider_id, API_PROVIDER)
-    except ParticipantError as error:
-        raise ApiRegistryError(str(error)) from None
+    check_provider_may_publish(provider_id, standard, version)
     base_url = validate_base_url(base_url)
     sandbox_url = validate_base_url(sandbox_url)
     description = validate_description(description)

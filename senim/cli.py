@@ -1041,14 +1041,23 @@ def staff() -> None:
     """Staff accounts: invitations for participants' staff and the platform's operators."""
 
 
-def _print_invitation(member: object, secret: str) -> None:
+def _invite_and_print(participant_id: str | None, email: str, role: str, name: str) -> None:
+    """Invite, then print the member as JSON and the link to send them (shown only now)."""
     from flask import current_app
 
     from idp.staff_login import staff_origin
+    from registry.staff import StaffError, invite
 
-    origin = staff_origin(current_app.extensions["senim.settings"].issuer)
-    click.echo(json.dumps(member.as_dict(), ensure_ascii=False))
-    click.echo(f"Invitation link (works once, for three days): {origin}/registry/join/{secret}")
+    with _app().app_context():
+        try:
+            member, secret = invite(
+                participant_id=participant_id, email=email, role=role, name=name, invited_by=None
+            )
+        except StaffError as error:
+            raise click.ClickException(str(error)) from None
+        origin = staff_origin(current_app.extensions["senim.settings"].issuer)
+        click.echo(json.dumps(member.as_dict(), ensure_ascii=False))
+        click.echo(f"Invitation link (works once, for three days): {origin}/registry/join/{secret}")
 
 
 @staff.command("invite-operator")
@@ -1056,16 +1065,9 @@ def _print_invitation(member: object, secret: str) -> None:
 @click.option("--name", default="", help="their name as colleagues see it")
 def staff_invite_operator(email: str, name: str) -> None:
     """Invite an operator of the platform (the first one starts here) and print the link to send them."""
-    from registry.staff import OPERATOR, StaffError, invite
+    from registry.staff import OPERATOR
 
-    with _app().app_context():
-        try:
-            member, secret = invite(
-                participant_id=None, email=email, role=OPERATOR, name=name, invited_by=None
-            )
-        except StaffError as error:
-            raise click.ClickException(str(error)) from None
-        _print_invitation(member, secret)
+    _invite_and_print(None, email, OPERATOR, name)
 
 
 @staff.command("invite")
@@ -1080,16 +1082,7 @@ def staff_invite_operator(email: str, name: str) -> None:
 )
 def staff_invite(participant_id: str, email: str, name: str, role: str) -> None:
     """Invite a participant's staff member (e.g. its first admin) and print the link to send them."""
-    from registry.staff import StaffError, invite
-
-    with _app().app_context():
-        try:
-            member, secret = invite(
-                participant_id=participant_id, email=email, role=role, name=name, invited_by=None
-            )
-        except StaffError as error:
-            raise click.ClickException(str(error)) from None
-        _print_invitation(member, secret)
+    _invite_and_print(participant_id, email, role, name)
 
 
 @staff.command("list")
