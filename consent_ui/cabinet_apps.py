@@ -117,12 +117,30 @@ def register_app(member: StaffMember) -> Response | tuple[str, int]:
 @bp.get("/apps/<client_id>")
 @signed_in
 def app_details(member: StaffMember, client_id: str) -> str:
+    from registry.certificate_authority import MTLS, list_certificates
+
     client = _own_app(member, client_id)
+    certificates = [
+        c for c in list_certificates(client.participant_id) if c.purpose == MTLS and c.revoked_at is None
+    ]
     return render_template(
         "consent_ui/registry/app.html",
         app=client,
         keys=(client.jwks or {}).get("keys", []),
         may_manage=member.may("manage_apps"),
+        certificates=certificates,
+        bound=set(client.bound_certificate_serials or []),
+    )
+
+
+@bp.post("/apps/<client_id>/certificates")
+@sensitive
+def bind_app_certificates(member: StaffMember, client_id: str) -> Response:
+    return _app_change(
+        member,
+        client_id,
+        lambda client: client_registry.bind_certificates(client, request.form.getlist("serials")),
+        _l("Saved: the app must present one of the chosen certificates (mutual TLS) to get tokens."),
     )
 
 

@@ -339,3 +339,25 @@ def set_client_logo(client: Client, data: bytes) -> Client:
         raise ClientRegistrationError(str(error)) from None
     client.logo_png = png
     return _touched(client, "client.logo_set", size=len(png))
+
+
+def bind_certificates(client: Client, serials: list[str]) -> Client:
+    """Bind the client to these mTLS certificates of its API user (RFC 8705 §2.1.1); [] unbinds.
+
+    Only the participant's own, unrevoked mTLS certificates can be bound.
+    """
+    from registry.certificate_authority import MTLS, CertificateNotFound, get_certificate
+
+    chosen = []
+    for serial in dict.fromkeys(serials):
+        try:
+            record = get_certificate(serial)
+        except CertificateNotFound:
+            raise ClientRegistrationError(f"no certificate {serial}") from None
+        if record.participant_id != client.participant_id or record.purpose != MTLS or record.revoked_at:
+            raise ClientRegistrationError(
+                f"certificate {serial} is not a valid mTLS certificate of this API user"
+            )
+        chosen.append(record.serial)
+    client.bound_certificate_serials = chosen or None
+    return _touched(client, "client.certificates_bound", serials=chosen)

@@ -76,6 +76,13 @@ class ClientAssertionTooLongLived(InvalidClient):
     description = "The client assertion expires too far in the future."
 
 
+class ClientCertificateRequired(InvalidClient):
+    """RFC 8705 §2: the client is bound to certificates and did not present one of them."""
+
+    reason = "client_certificate_required"
+    description = "The client must present one of its bound certificates (mutual TLS)."
+
+
 class ClientDisabled(InvalidClient):
     reason = "client_disabled"
     description = "The client is disabled."

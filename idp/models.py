@@ -90,6 +90,8 @@ class Client(ClientRules, db.Model):
     #: the app's logo for the consent screen and the cabinet (PNG, re-encoded by the platform)
     logo_png: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     updated_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    #: serials of the platform CA's mTLS certificates the client must present (RFC 8705 §2.1.1)
+    bound_certificate_serials: Mapped[list | None] = mapped_column(JSON, nullable=True)
 
     def as_public_dict(self) -> dict:
         return {
@@ -122,6 +124,7 @@ class ClientSnapshot(ClientRules):
     disabled_at: int | None
     participant_id: str | None
     jwks_uri: str | None = None
+    bound_certificate_serials: list | None = None
 
     @classmethod
     def load(cls, client_id: str) -> ClientSnapshot | None:
@@ -141,6 +144,7 @@ _SELECT_CLIENT_SNAPSHOT = select(
     _CLIENTS.c.disabled_at,
     _CLIENTS.c.participant_id,
     _CLIENTS.c.jwks_uri,
+    _CLIENTS.c.bound_certificate_serials,
 ).where(_CLIENTS.c.client_id == bindparam("client_id"))
 
 

@@ -28,6 +28,7 @@ from idp.errors import (
 )
 from idp.models import Client
 from idp.replay import use_once
+from idp.rfc8705_certificate_binding import check_certificate_binding
 from senim import clock
 
 CLIENT_ASSERTION_ALGS = ("ES256", "PS256", "EdDSA")
@@ -61,6 +62,8 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
             _assertion_kid.reset(token)
         if client is not None and client.disabled_at is not None:
             raise ClientDisabled()
+        if client is not None:
+            check_certificate_binding(client)  # RFC 8705: a bound client also shows its certificate
         return client
 
     def get_audiences(self) -> list[str]:

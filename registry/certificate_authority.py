@@ -446,3 +446,39 @@ def certificate_revocation_list() -> bytes:
             entry = entry.add_extension(x509.CRLReason(reason), critical=False)
         builder = builder.add_revoked_certificate(entry.build())
     return builder.sign(ca.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+
+
+class PresentedCertificateInvalid(CertificateAuthorityError):
+    """A certificate presented for mutual TLS is not one the platform's CA issued and still stands by."""
+
+
+def check_presented_certificate(pem: bytes) -> IssuedCertificate:
+    """The issued mTLS certificate ``pem`` is, if the platform's CA signed it, it is on record as
+    issued (the same bytes), not revoked, and within its validity now (RFC 5280 §6, by hand:
+    the chain is one certificate long). Otherwise ``PresentedCertificateInvalid`` saying why."""
+    try:
+        presented = x509.load_pem_x509_certificate(pem)
+    except ValueError:
+        raise PresentedCertificateInvalid("not a PEM certificate") from None
+    try:
+        presented.verify_directly_issued_by(certificate_authority().certificate)
+    except (ValueError, TypeError, InvalidSignature):
+        raise PresentedCertificateInvalid("not issued by the platform's CA") from None
+    record = db.session.get(IssuedCertificate, format(presented.serial_number, "x"))
+    issued_der = (
+        x509.load_pem_x509_certificate(record.certificate_pem.encode()).public_bytes(
+            serialization.Encoding.DER
+        )
+        if record is not None
+        else None
+    )
+    if issued_der != presented.public_bytes(serialization.Encoding.DER):
+        raise PresentedCertificateInvalid("not a certificate on record")
+    if record.purpose != MTLS:
+        raise PresentedCertificateInvalid("not a certificate for mutual TLS")
+    if record.revoked_at is not None:
+        raise PresentedCertificateInvalid("revoked")
+    now = clock.now_int()
+    if not record.not_before <= now < record.not_after:
+        raise PresentedCertificateInvalid("outside its validity")
+    return record

@@ -110,6 +110,9 @@ class Settings:
     proxy_timeout: float = 5.0
     #: calls per API user through the resource proxy (Flask-Limiter notation)
     proxy_rate_limit: str = "1200/minute"
+    #: the request header in which the TLS terminator passes the client's certificate (URL-encoded
+    #: PEM, nginx's $ssl_client_escaped_cert); empty: no mutual TLS in front of Senim
+    mtls_client_cert_header: str = ""
     #: seconds between two conformance checks of a published API by `senim worker`
     #: (45: 1,920 checks a day, the pilot's figure)
     api_check_interval: int = 45
@@ -170,6 +173,7 @@ class Settings:
             notify_interval=_int(env, "SENIM_NOTIFY_INTERVAL", 5, 0, 3600),
             proxy_timeout=_float(env, "SENIM_PROXY_TIMEOUT", 5.0, 0.05, 120.0),
             proxy_rate_limit=_rate_limit(env, "SENIM_PROXY_RATE_LIMIT", "1200/minute"),
+            mtls_client_cert_header=(env.get("SENIM_MTLS_CLIENT_CERT_HEADER") or "").strip(),
             api_check_interval=_int(env, "SENIM_API_CHECK_INTERVAL", 45, 5, 7 * 24 * 3600),
         )
 

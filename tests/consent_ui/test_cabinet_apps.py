@@ -212,3 +212,22 @@ def test_an_app_logo_is_checked_reencoded_and_served_for_the_consent_screen(app,
     logo = app.test_client().get(f"/apps/{client_id}/logo.png")
     assert logo.status_code == 200 and logo.mimetype == "image/png" and logo.data.startswith(b"\x89PNG")
     assert app.test_client().get("/apps/nobody/logo.png").status_code == 404
+
+
+def test_an_app_is_bound_to_an_mtls_certificate_in_the_cabinet(app, developer):
+    from registry.certificate_authority import sign_csr
+    from tests.registry.test_certificate_authority import _csr
+
+    answer, _key = _register(developer)
+    client_id = answer.headers["Location"].rsplit("/", 1)[1]
+    certificate = sign_csr(developer_participant(developer), _csr(), "mtls")
+    page = developer.http.get(f"/registry/apps/{client_id}").get_data(as_text=True)
+    assert f'value="{certificate.serial}"' in page
+    developer.post_form(
+        f"/registry/apps/{client_id}/certificates",
+        {"serials": [certificate.serial]},
+        f"/registry/apps/{client_id}",
+    )
+    assert _client(client_id).bound_certificate_serials == [certificate.serial]
+    developer.post_form(f"/registry/apps/{client_id}/certificates", {}, f"/registry/apps/{client_id}")
+    assert _client(client_id).bound_certificate_serials is None
