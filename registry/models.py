@@ -379,3 +379,36 @@ class ParticipantNotification(db.Model):
             "created_at": self.created_at,
             "read_at": self.read_at,
         }
+
+
+# -- billing: tariffs and the regulator's caps ----------------------------------------------------
+class TariffCap(db.Model):
+    """The regulator's highest price of one call to an endpoint, from a moment on (rows only added)."""
+
+    __tablename__ = "tariff_caps"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    endpoint: Mapped[str] = mapped_column(String(80), index=True)  # "GET /accounts/{AccountId}/balances"
+    cap_tiyn: Mapped[int] = mapped_column(BigInteger)
+    effective_from: Mapped[int] = mapped_column(BigInteger)
+    set_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class Tariff(db.Model):
+    """An API provider's price of one call to an endpoint of its API, from a moment on.
+
+    Never changed or deleted: a new price is a new row with a later ``effective_from``; the
+    price of a call is the row in force at its time (``registry.tariffs.price_at``)."""
+
+    __tablename__ = "tariffs"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    api_id: Mapped[str] = mapped_column(ForeignKey("published_apis.id"), index=True)
+    endpoint: Mapped[str] = mapped_column(String(80))
+    price_tiyn: Mapped[int] = mapped_column(BigInteger)
+    effective_from: Mapped[int] = mapped_column(BigInteger)
+    set_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    #: when a lower cap made this price too high (the provider must set a new one)
+    above_cap_since: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
