@@ -34,6 +34,8 @@ from consent_ui.staff_pages import (
     _start_session,
     act_then_return,
     bp,
+    operator_only,
+    participant_of,
     say,
     sensitive,
     signed_in,
@@ -86,12 +88,6 @@ UPLOAD_LIMITS.update(
 @bp.context_processor
 def _accreditation_words() -> dict:
     return {"APPLICATION_STATUS_WORDS": APPLICATION_STATUS_WORDS}
-
-
-def _participant_of(member: StaffMember) -> str:
-    if member.is_operator:
-        raise NotFound()
-    return member.participant_id
 
 
 # -- sign-up -------------------------------------------------------------------------------------
@@ -192,7 +188,7 @@ def sign_up() -> Response:
 @sensitive
 def update_profile(member: StaffMember) -> Response:
     require_permission(member, "edit_profile")
-    participant_id = _participant_of(member)
+    participant_id = participant_of(member)
     form = request.form
     return act_then_return(
         lambda: participant_registry.update_profile(
@@ -212,7 +208,7 @@ def update_profile(member: StaffMember) -> Response:
 def upload_logo(member: StaffMember) -> Response:
     require_permission(member, "edit_profile")
     upload = request.files.get("logo")
-    participant_id = _participant_of(member)
+    participant_id = participant_of(member)
     return act_then_return(
         lambda: set_logo(participant_id, upload.read() if upload else b""),
         url_for("staff_ui.cabinet"),
@@ -224,7 +220,7 @@ def upload_logo(member: StaffMember) -> Response:
 @bp.get("/accreditation")
 @signed_in
 def accreditation_page(member: StaffMember) -> str:
-    participant = participant_registry.get_participant(_participant_of(member))
+    participant = participant_registry.get_participant(participant_of(member))
     applications = accreditation.applications_of(participant.id)
     return render_template(
         "consent_ui/registry/accreditation.html",
@@ -250,7 +246,7 @@ def apply_for_accreditation(member: StaffMember) -> Response:
         for f in request.files.getlist("documents")
         if f and f.filename
     ]
-    participant_id = _participant_of(member)
+    participant_id = participant_of(member)
     return act_then_return(
         lambda: accreditation.apply(participant_id, request.form.getlist("roles"), documents, member.id),
         url_for("staff_ui.accreditation_page"),
@@ -292,7 +288,7 @@ def application_document(member: StaffMember, application_id: str, document_id: 
 @bp.get("/certificates")
 @signed_in
 def certificates(member: StaffMember) -> str:
-    participant_id = _participant_of(member)
+    participant_id = participant_of(member)
     return render_template(
         "consent_ui/registry/certificates.html",
         certificates=ca.list_certificates(participant_id),
@@ -308,7 +304,7 @@ def sign_certificate(member: StaffMember) -> Response:
     upload = request.files.get("csr")
     csr = upload.read() if upload and upload.filename else request.form.get("csr_pem", "").encode()
     try:
-        issued = ca.sign_csr(_participant_of(member), csr, request.form.get("purpose", ca.MTLS))
+        issued = ca.sign_csr(participant_of(member), csr, request.form.get("purpose", ca.MTLS))
         flash(str(_l("The certificate %(serial)s is issued.", serial=issued.serial)))
     except (ca.CertificateAuthorityError, ParticipantError) as refusal:
         db.session.rollback()
@@ -351,16 +347,10 @@ def revoke_certificate(member: StaffMember, serial: str) -> Response:
 
 
 # -- the operators' queue --------------------------------------------------------------------------
-def _operator(member: StaffMember) -> StaffMember:
-    if not member.is_operator:
-        raise NotFound()
-    return member
-
-
 @bp.get("/console/applications")
 @signed_in
 def accreditation_queue(member: StaffMember) -> str:
-    _operator(member)
+    operator_only(member)
     queue = accreditation.list_queue()
     return render_template(
         "consent_ui/registry/queue.html",
@@ -371,7 +361,7 @@ def accreditation_queue(member: StaffMember) -> str:
 @bp.get("/console/applications/<application_id>")
 @signed_in
 def application_review(member: StaffMember, application_id: str) -> str:
-    _operator(member)
+    operator_only(member)
     application = _application(application_id)
     return render_template(
         "consent_ui/registry/application.html",
@@ -383,7 +373,7 @@ def application_review(member: StaffMember, application_id: str) -> str:
 
 
 def _decide(member: StaffMember, application_id: str, decision: str) -> Response:
-    require_permission(_operator(member), "review_accreditation")
+    require_permission(operator_only(member), "review_accreditation")
     application = _application(application_id)
     try:
         if decision == "review":
@@ -421,7 +411,7 @@ def reject_application(member: StaffMember, application_id: str) -> Response:
 @bp.get("/console/certificates")
 @signed_in
 def console_certificates(member: StaffMember) -> str:
-    _operator(member)
+    operator_only(member)
     return render_template(
         "consent_ui/registry/certificates.html",
         certificates=ca.list_certificates(),

@@ -20,7 +20,15 @@ from __future__ import annotations
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 
-from consent_ui.staff_pages import NotFound, _signed_in, act_then_return, bp, sensitive, signed_in
+from consent_ui.staff_pages import (
+    NotFound,
+    _signed_in,
+    act_then_return,
+    bp,
+    participant_of,
+    sensitive,
+    signed_in,
+)
 from idp.clients import clients_of
 from registry import apis as api_registry
 from registry import publication
@@ -83,8 +91,7 @@ def provider_apis(member: StaffMember) -> str:
 @sensitive
 def submit_api(member: StaffMember) -> Response | tuple[str, int]:
     require_permission(member, "manage_apis")
-    if member.is_operator:
-        raise NotFound()
+    participant_of(member)
     form = request.form
     try:
         outcome = publication.submit_api(
@@ -271,8 +278,7 @@ def showcase_api(api_id: str) -> str:
 @sensitive
 def connect_api(member: StaffMember, api_id: str) -> Response:
     require_permission(member, "manage_apps")
-    if member.is_operator:
-        raise NotFound()
+    participant_of(member)
     api = api_registry.get_api(api_id)
     if api is None or api.status != "published":
         raise NotFound()
@@ -295,9 +301,7 @@ def connect_api(member: StaffMember, api_id: str) -> Response:
 @bp.get("/connected")
 @signed_in
 def connected_apis(member: StaffMember) -> str:
-    if member.is_operator:
-        raise NotFound()
-    apps = {app.client_id: app for app in clients_of(member.participant_id)}
+    apps = {app.client_id: app for app in clients_of(participant_of(member))}
     rows = []
     for subscription in api_registry.list_subscriptions():
         if subscription.client_id in apps and subscription.status == "active":

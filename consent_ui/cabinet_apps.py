@@ -18,7 +18,7 @@ from collections.abc import Callable
 from flask import Response, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 
-from consent_ui.staff_pages import NotFound, act_then_return, bp, sensitive, signed_in
+from consent_ui.staff_pages import NotFound, act_then_return, bp, participant_of, sensitive, signed_in
 from idp import clients as client_registry
 from idp.clients import ClientRegistrationError
 from idp.models import Client
@@ -31,15 +31,9 @@ def _production() -> bool:
     return current_app.extensions["senim.settings"].production
 
 
-def _participant_of(member: StaffMember) -> str:
-    if member.is_operator:
-        raise NotFound()  # operators have no apps of their own
-    return member.participant_id
-
-
 def _own_app(member: StaffMember, client_id: str) -> Client:
     try:
-        return client_registry.client_of(_participant_of(member), client_id)
+        return client_registry.client_of(participant_of(member), client_id)
     except ClientRegistrationError:
         raise NotFound() from None
 
@@ -67,7 +61,7 @@ def _keys_from_form(form: dict) -> tuple[dict | None, str | None]:
 @bp.get("/apps")
 @signed_in
 def apps(member: StaffMember) -> str:
-    participant = get_participant(_participant_of(member))
+    participant = get_participant(participant_of(member))
     return render_template(
         "consent_ui/registry/apps.html",
         participant=participant,
@@ -81,7 +75,7 @@ def apps(member: StaffMember) -> str:
 @signed_in
 def new_app(member: StaffMember) -> str:
     require_permission(member, "manage_apps")
-    _participant_of(member)
+    participant_of(member)
     return render_template("consent_ui/registry/app_new.html", form={})
 
 
@@ -89,7 +83,7 @@ def new_app(member: StaffMember) -> str:
 @sensitive
 def register_app(member: StaffMember) -> Response | tuple[str, int]:
     require_permission(member, "manage_apps")
-    participant_id = _participant_of(member)
+    participant_id = participant_of(member)
     form = request.form
     try:
         jwks, jwks_uri = _keys_from_form(form)

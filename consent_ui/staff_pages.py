@@ -681,16 +681,24 @@ def remove_colleague(member: StaffMember, staff_id: str) -> Response:
 
 
 # -- the operator console ------------------------------------------------------------------------------
-def _operator(member: StaffMember) -> StaffMember:
+def operator_only(member: StaffMember) -> StaffMember:
+    """The member, if an operator: the console does not exist for a participant's staff."""
     if not member.is_operator:
-        raise NotFound()  # the console does not exist for a participant's staff
+        raise NotFound()
     return member
+
+
+def participant_of(member: StaffMember) -> str:
+    """The member's participant: operators have no cabinet (its pages are "not found" for them)."""
+    if member.is_operator:
+        raise NotFound()
+    return member.participant_id
 
 
 @bp.get("/console")
 @signed_in
 def console(member: StaffMember) -> str:
-    _operator(member)
+    operator_only(member)
     return render_template(
         "consent_ui/registry/console.html", participants=participant_registry.list_participants()
     )
@@ -699,7 +707,7 @@ def console(member: StaffMember) -> str:
 @bp.post("/console/participants/<participant_id>/block")
 @sensitive
 def block_participant(member: StaffMember, participant_id: str) -> Response:
-    staff_registry.require_permission(_operator(member), "block_participants")
+    staff_registry.require_permission(operator_only(member), "block_participants")
 
     def block() -> None:
         participant_registry.block_participant(participant_id, request.form.get("reason", ""))
@@ -711,7 +719,7 @@ def block_participant(member: StaffMember, participant_id: str) -> Response:
 @bp.post("/console/participants/<participant_id>/unblock")
 @sensitive
 def unblock_participant(member: StaffMember, participant_id: str) -> Response:
-    staff_registry.require_permission(_operator(member), "block_participants")
+    staff_registry.require_permission(operator_only(member), "block_participants")
 
     def unblock() -> None:
         participant_registry.unblock_participant(participant_id)
@@ -742,7 +750,7 @@ def _day_ms(text: str | None, end: bool = False) -> int | None:
 def audit_log(member: StaffMember) -> str:
     from senim.audit import find_audit_events
 
-    staff_registry.require_permission(_operator(member), "read_audit_log")
+    staff_registry.require_permission(operator_only(member), "read_audit_log")
     args = request.args
     before = args.get("before", "")
     filters = {

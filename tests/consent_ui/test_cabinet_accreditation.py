@@ -300,3 +300,35 @@ def test_a_sign_up_is_audited_once_it_is_stored(app):
     flush_audit_events()
     events = {e.event for e in find_audit_events()}
     assert {"participant.registered", "staff.joined", "staff.passkey_added", "staff.signed_in"} <= events
+
+
+def test_another_participants_certificate_is_not_found(app):
+    from registry.certificate_authority import get_certificate, sign_csr
+
+    owner = fintech()
+    issued = sign_csr(owner.id, _csr().encode(), "mtls")
+    stranger = joined(
+        app, participant_id=fintech("Other LLP", "990240000080").id, role="admin", email="a@o.kz"
+    )
+    assert stranger.http.get(f"/registry/certificates/{issued.serial}.pem").status_code == 404
+    answer = stranger.post_form(
+        f"/registry/certificates/{issued.serial}/revoke",
+        {"reason": "keyCompromise"},
+        "/registry/certificates",
+    )
+    assert answer.status_code == 404 and get_certificate(issued.serial).revoked_at is None
+
+
+def test_the_register_of_an_unknown_role_is_not_found(app):
+    assert staff_browser(app).get("/registry/register?role=bank").status_code == 404
+
+
+def test_operators_have_no_cabinet_pages(app):
+    staff = operator(app)
+    for path in (
+        "/registry/accreditation",
+        "/registry/certificates",
+        "/registry/apps",
+        "/registry/connected",
+    ):
+        assert staff.http.get(path).status_code == 404, path

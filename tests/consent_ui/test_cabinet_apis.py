@@ -198,3 +198,32 @@ def test_a_disabled_app_is_not_connected(app, clock, provider_admin):
         f"/registry/showcase/{api_id}/connect", {"client_id": "old-app"}, "/registry/showcase"
     )
     assert answer.status_code == 404 and active_subscription(api_id, "old-app") is None
+
+
+def test_another_api_users_connection_cannot_be_ended(app, clock, provider_admin):
+    from joserfc.jwk import ECKey
+
+    from idp.clients import register_client
+    from registry.apis import subscribe
+    from tests.support.api_user import public_jwks
+
+    with serve(reference_bank(app, _participant_of(provider_admin), clock)) as url:
+        api_id = _submit(provider_admin, url).headers["Location"].rsplit("/", 1)[1]
+    owner = fintech()
+    register_client(
+        name="Qarjy",
+        jwks=public_jwks(ECKey.generate_key("P-256")),
+        redirect_uris=["https://qarjy.kz/cb"],
+        scope="openid accounts consents",
+        grant_types=["authorization_code", "refresh_token", "client_credentials"],
+        client_id="qarjy-app",
+        participant_id=owner.id,
+    )
+    subscribe(api_id=api_id, client_id="qarjy-app", participant_id=owner.id)
+    stranger = joined(
+        app, participant_id=fintech("Other LLP", "990240000080").id, role="admin", email="a@o.kz"
+    )
+    answer = stranger.post_form(
+        f"/registry/connected/{api_id}/qarjy-app/end", csrf_from="/registry/connected"
+    )
+    assert answer.status_code == 404 and active_subscription(api_id, "qarjy-app") is not None
