@@ -689,8 +689,8 @@ def operator_only(member: StaffMember) -> StaffMember:
 
 
 def participant_of(member: StaffMember) -> str:
-    """The member's participant: operators have no cabinet (its pages are "not found" for them)."""
-    if member.is_operator:
+    """The member's participant: the platform's staff have no cabinet (its pages are "not found")."""
+    if member.is_platform:
         raise NotFound()
     return member.participant_id
 

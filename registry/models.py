@@ -412,3 +412,25 @@ class Tariff(db.Model):
     created_at: Mapped[int] = mapped_column(BigInteger)
     #: when a lower cap made this price too high (the provider must set a new one)
     above_cap_since: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+# -- billing: adjustments ----------------------------------------------------------------------------
+class BillingAdjustment(db.Model):
+    """A correction of what an API user owes an API provider, with its reason (rows only added).
+
+    ``amount_tiyn`` is signed: positive, the API user pays the provider more; negative, the API
+    user is credited (a refund after a dispute). It lands on the first period closed after it
+    was recorded (``period`` is set then, "2026-11") and never on a period already closed.
+    """
+
+    __tablename__ = "billing_adjustments"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    api_user_id: Mapped[str] = mapped_column(ForeignKey("participants.id"), index=True)
+    provider_id: Mapped[str] = mapped_column(ForeignKey("participants.id"), index=True)
+    amount_tiyn: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(String(500))
+    appeal_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    recorded_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[int] = mapped_column(BigInteger, index=True)
+    period: Mapped[str | None] = mapped_column(String(7), nullable=True, index=True)

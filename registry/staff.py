@@ -1,7 +1,9 @@
 """Staff: the people who act for a participant in its cabinet, and the platform's operators.
 
 A staff member belongs to one participant with one role — admin, developer,
-finance or viewer — or to the platform itself with the role operator. The
+finance or viewer — or to the platform itself with the role operator (or
+regulator: the regulator's staff, who read aggregate reports and change
+nothing). The
 first admin of a participant comes with its registration; after that the
 admin invites and removes staff. Operators are invited by an operator (the
 first one from the command line, ``senim staff invite-operator``).
@@ -36,9 +38,10 @@ DEVELOPER = "developer"
 FINANCE = "finance"
 VIEWER = "viewer"
 OPERATOR = "operator"
+REGULATOR = "regulator"  # the regulator's staff: reads aggregate reports, changes nothing
 #: The roles within a participant, most powerful first.
 PARTICIPANT_ROLES = (ADMIN, DEVELOPER, FINANCE, VIEWER)
-PLATFORM_ROLES = (OPERATOR,)
+PLATFORM_ROLES = (OPERATOR, REGULATOR)
 
 #: What each role may do: one row per action. Viewing the cabinet needs no row.
 PERMISSIONS: dict[str, frozenset[str]] = {
@@ -49,11 +52,20 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "manage_apps": frozenset({ADMIN, DEVELOPER}),
     "manage_apis": frozenset({ADMIN, DEVELOPER}),
     "see_billing": frozenset({ADMIN, FINANCE}),
+    "set_tariffs": frozenset({ADMIN, FINANCE}),
+    "see_reports": frozenset({ADMIN, DEVELOPER, FINANCE, VIEWER}),
+    "file_appeals": frozenset({ADMIN, DEVELOPER, FINANCE, VIEWER, OPERATOR}),
+    "answer_appeals": frozenset({ADMIN, DEVELOPER, FINANCE}),
     # the operator console
     "review_accreditation": frozenset({OPERATOR}),
     "block_participants": frozenset({OPERATOR}),
     "manage_operators": frozenset({OPERATOR}),
     "read_audit_log": frozenset({OPERATOR}),
+    "set_caps": frozenset({OPERATOR}),
+    "close_billing_periods": frozenset({OPERATOR}),
+    "handle_appeals": frozenset({OPERATOR}),
+    # the operators and the regulator: the platform's figures, never one customer's data
+    "read_aggregate_reports": frozenset({OPERATOR, REGULATOR}),
 }
 
 INVITED = "invited"
@@ -101,6 +113,15 @@ class StaffMember(db.Model):
     @property
     def is_operator(self) -> bool:
         return self.role == OPERATOR and self.participant_id is None
+
+    @property
+    def is_regulator(self) -> bool:
+        return self.role == REGULATOR and self.participant_id is None
+
+    @property
+    def is_platform(self) -> bool:
+        """The platform's own staff (operators, the regulator): no participant, no cabinet."""
+        return self.participant_id is None
 
     def may(self, action: str) -> bool:
         return self.status == ACTIVE and self.role in PERMISSIONS[action]

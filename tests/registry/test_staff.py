@@ -88,16 +88,44 @@ def test_invitation_to_an_unknown_participant_is_refused(app):
                 "manage_apps",
                 "manage_apis",
                 "see_billing",
+                "set_tariffs",
+                "see_reports",
+                "file_appeals",
+                "answer_appeals",
             },
         ),
-        ("developer", {"manage_certificates", "manage_apps", "manage_apis"}),
-        ("finance", {"see_billing"}),
-        ("viewer", set()),
-        ("operator", {"review_accreditation", "block_participants", "manage_operators", "read_audit_log"}),
+        (
+            "developer",
+            {
+                "manage_certificates",
+                "manage_apps",
+                "manage_apis",
+                "see_reports",
+                "file_appeals",
+                "answer_appeals",
+            },
+        ),
+        ("finance", {"see_billing", "set_tariffs", "see_reports", "file_appeals", "answer_appeals"}),
+        ("viewer", {"see_reports", "file_appeals"}),
+        (
+            "operator",
+            {
+                "review_accreditation",
+                "block_participants",
+                "manage_operators",
+                "read_audit_log",
+                "set_caps",
+                "close_billing_periods",
+                "handle_appeals",
+                "file_appeals",
+                "read_aggregate_reports",
+            },
+        ),
+        ("regulator", {"read_aggregate_reports"}),
     ],
 )
 def test_each_role_may_do_exactly_its_row_of_the_permission_table(app, role, allowed):
-    member = _active(None if role == "operator" else fintech().id, role, f"{role}@example.kz")
+    member = _active(None if role in S.PLATFORM_ROLES else fintech().id, role, f"{role}@example.kz")
     for action in S.PERMISSIONS:
         if action in allowed:
             assert S.require_permission(member, action) is member
