@@ -74,7 +74,7 @@ def provider_apis(member: StaffMember) -> str:
             "consent_ui/registry/console_apis.html",
             apis=[(api, get_participant(api.provider_id)) for api in api_registry.list_apis()],
         )
-    participant = get_participant(member.participant_id)
+    participant = get_participant(participant_of(member))
     apis = [api for api in api_registry.list_apis() if api.provider_id == participant.id]
     return render_template(
         "consent_ui/registry/apis.html",

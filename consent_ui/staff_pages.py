@@ -63,6 +63,7 @@ ROLE_WORDS = {
     "finance": _l("Finance"),
     "viewer": _l("Viewer"),
     "operator": _l("Operator"),
+    "regulator": _l("Regulator"),
 }
 PARTICIPANT_ROLE_WORDS = {"api_provider": _l("API provider"), "api_user": _l("API user")}
 STATUS_WORDS = {
@@ -311,7 +312,12 @@ def _start_session(member: StaffMember, method: str, response: Response) -> Resp
 
 
 def _landing(member: StaffMember) -> str:
-    return url_for("staff_ui.console") if member.is_operator else url_for("staff_ui.cabinet")
+    """Where a member starts: operators in the console, the regulator in the aggregate reports."""
+    if member.is_operator:
+        return url_for("staff_ui.console")
+    if member.is_regulator:
+        return url_for("staff_ui.console_reports")
+    return url_for("staff_ui.cabinet")
 
 
 def _json_body() -> dict:
@@ -604,8 +610,8 @@ def new_recovery_codes(member: StaffMember) -> str:
 @bp.get("/cabinet")
 @signed_in
 def cabinet(member: StaffMember) -> str | Response:
-    if member.is_operator:
-        return redirect(url_for("staff_ui.console"), code=303)
+    if member.is_platform:
+        return redirect(_landing(member), code=303)
     from registry.logos import logo_png
     from registry.notifications import list_notifications
 
@@ -640,6 +646,8 @@ def _staff_page(member: StaffMember, status: int = 200, **context: object) -> Re
 @bp.get("/staff")
 @signed_in
 def staff(member: StaffMember) -> Response:
+    if member.is_regulator:
+        raise NotFound()  # the regulator reads reports; the operators manage the platform's staff
     return _staff_page(member)
 
 
