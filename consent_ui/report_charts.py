@@ -87,7 +87,8 @@ def nice_ceiling(value: float) -> float:
 
 
 def _number(value: float) -> str:
-    return f"{value:,.0f}".replace(",", " ") if value >= 1 or value == 0 else f"{value:g}"
+    """An axis label: thousands spaced (``1 000``), fractions as they are (``0.25``, ``1.5``)."""
+    return f"{value:,.0f}".replace(",", " ") if value == int(value) else f"{value:g}"
 
 
 def _y(value: float, top: float) -> float:

@@ -2,7 +2,8 @@
 
 Participants' staff and operators sign in here (``idp.staff_login``: a
 passkey, or an authenticator-app or recovery code). A signed-in member of a
-participant lands in the participant cabinet, an operator in the console.
+participant lands in the participant cabinet, an operator in the console,
+the regulator in the platform's aggregate reports (``cabinet_reports``).
 Every page checks the session first (``_signed_in``); every form is
 CSRF-protected; the passkey ceremonies talk JSON to the page's script
 (``static/passkey.js``), with the CSRF token in a header. Sensitive actions

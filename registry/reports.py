@@ -32,7 +32,7 @@ import datetime
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import Text, and_, case, cast, func, or_, select
+from sqlalchemy import BigInteger, Text, and_, case, cast, func, literal_column, or_, select
 
 from idp.consents.models import AUTHORISED, REVOKED, Consent, ConsentStatusChange
 from registry.models import Participant, PublishedApi
@@ -263,7 +263,11 @@ def report(day_range: DayRange, participant_id: str | None = None) -> Report:
     where = _traffic(day_range, participant_id)
     total = _figures(where).get((), Figures())
 
-    day = ((RoutedCall.at + OFFSET_MS) // DAY_MS).label("day")
+    # constants inlined: PostgreSQL matches the grouped expression by its text, bind parameters included
+    day = (
+        (RoutedCall.at + literal_column(str(OFFSET_MS), BigInteger))
+        // literal_column(str(DAY_MS), BigInteger)
+    ).label("day")
     per_day = {key[0]: value for key, value in _figures(where, day).items()}
     epoch = datetime.date(1970, 1, 1)
     by_day = [(d, per_day.get((d - epoch).days, Figures())) for d in day_range.days]
