@@ -37,6 +37,7 @@ from biometrics.registry import ReferenceRegistry
 from senim import clock
 from senim.audit import audit
 from senim.database import db
+from senim.metrics import record_biometric_check
 
 CHALLENGE_LIFETIME = 90
 
@@ -160,6 +161,7 @@ def finish_face_check(
     db.session.commit()
     record_success(iin)
     audit("biometric.accepted", iin=iin, challenge_id=row.id, scores=scores)
+    record_biometric_check(True)
     return FaceCheckResult(True, [], scores, matched.distance)
 
 
@@ -182,4 +184,5 @@ def _refused(
         reasons=reasons,
         scores=scores or {},
     )
+    record_biometric_check(False, reasons)
     return FaceCheckResult(False, reasons, scores or {}, distance, retry_after)

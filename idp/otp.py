@@ -22,6 +22,7 @@ from idp.sms import SmsDeliveryFailed, SmsSender
 from senim import clock
 from senim.audit import audit
 from senim.database import db
+from senim.metrics import record_otp_verification
 
 CODE_DIGITS = 6
 CODE_TTL = 5 * 60
@@ -190,10 +191,12 @@ def verify_code(challenge_id: str, code: str, key: bytes) -> OtpChallenge:
         _refuse(challenge_id, OtpUnknown())
     db.session.commit()
     audit("otp.verified", challenge_id=challenge_id)
+    record_otp_verification(True)
     return challenge
 
 
 def _refuse(challenge_id: object, refusal: OtpRefused) -> None:
     db.session.commit()  # the counted try stays counted
     audit("otp.refused", outcome="refused", challenge_id=str(challenge_id)[:32], reason=refusal.reason)
+    record_otp_verification(False, refusal.reason)
     raise refusal

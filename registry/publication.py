@@ -47,6 +47,7 @@ from registry.notifications import notify_participant
 from senim import clock
 from senim.audit import audit
 from senim.database import db
+from senim.metrics import record_sandbox_check
 
 SUBMISSION, SCHEDULE, MANUAL = CHECK_TRIGGERS
 #: Demo Customer One: every reference bank serves them (reference_bank/config.py DEMO_IINS),
@@ -223,6 +224,7 @@ def run_check(api_id: str, trigger: str) -> CheckOutcome:
     if after != before or (trigger == SUBMISSION and after == REFUSED):
         _tell_provider(api, before, after, report)
     db.session.commit()
+    record_sandbox_check(api.id, trigger, report.passed)
     if after != before:
         audit(
             _STATUS_EVENTS[(before, after)],

@@ -14,10 +14,13 @@ from resource_proxy.checks import ProxyCall
 from resource_proxy.models import RoutedCall
 from senim import clock
 from senim.database import core, db
+from senim.metrics import record_proxied_call
 
 
 def meter(call: ProxyCall, status: int, outcome: str) -> None:
-    """Record the call (nothing when the API user is still unknown: nobody to bill)."""
+    """Record the call (nothing when the API user is still unknown: nobody to bill).
+    Every call is counted in the metrics, per bank (none before one is named and known)."""
+    record_proxied_call(call.provider_id, status, outcome, time.perf_counter() - call.started)
     if call.api_user_id is None:
         return
     core(

@@ -15,6 +15,7 @@ from senim.audit import configure_audit_logging, flush_audit_events, init_audit_
 from senim.clock import Clock, SystemClock
 from senim.database import db, init_database
 from senim.keys import KeyRing, load_biometric_key
+from senim.metrics import init_metrics
 from senim.settings import Settings
 
 SECURITY_HEADERS = {
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     init_registry(app)
     init_accreditation_routes(app)
     _register_platform_routes(app)
+    init_metrics(app)  # last: its timer goes right after the request's fresh globals
     return app
 
 

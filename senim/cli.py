@@ -35,7 +35,10 @@ def run(workers: int | None, threads: int) -> None:
     """Serve the platform with gunicorn on SENIM_BIND."""
     from gunicorn.app.base import BaseApplication
 
+    from senim.metrics import worker_exited
+
     settings = Settings.from_env()
+    _ensure_metrics_dir()
     app = _app()
 
     class _Server(BaseApplication):
@@ -47,6 +50,8 @@ def run(workers: int | None, threads: int) -> None:
             self.cfg.set("accesslog", None)
             self.cfg.set("keepalive", 5)
             self.cfg.set("post_worker_init", _deliver_consent_events_in_worker)
+            # the workers' metrics are summed from PROMETHEUS_MULTIPROC_DIR (docs/monitoring.md)
+            self.cfg.set("child_exit", worker_exited)
 
         def load(self) -> Flask:
             return app
@@ -65,7 +70,24 @@ def run(workers: int | None, threads: int) -> None:
         click.echo(f"  SMS outbox: {settings.issuer}/dev/sms")
     if settings.notify_interval:
         click.echo(f"  consent events: sent every {settings.notify_interval} s (SENIM_NOTIFY_INTERVAL)")
+    click.echo(f"  metrics:    {settings.issuer}/metrics ({_metrics_access(settings)})")
     _Server().run()
+
+
+def _ensure_metrics_dir() -> None:
+    """PROMETHEUS_MULTIPROC_DIR must exist before a process counts anything; whoever starts
+    the processes sharing it empties it first (the demo stack does; docs/monitoring.md)."""
+    import os
+
+    from senim.metrics import MULTIPROC_ENV
+
+    path = os.environ.get(MULTIPROC_ENV)
+    if path:
+        Path(path).mkdir(parents=True, exist_ok=True)
+
+
+def _metrics_access(settings: Settings) -> str:
+    return "bearer token SENIM_METRICS_TOKEN" if settings.metrics_token else "loopback clients only"
 
 
 # -- database ---------------------------------------------------------------------
@@ -904,6 +926,7 @@ def worker(once: bool, poll: float) -> None:
 
     from registry.worker import run_worker
 
+    _ensure_metrics_dir()
     app = _app()
     stop = threading.Event()
     if not once:

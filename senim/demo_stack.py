@@ -7,6 +7,10 @@ published API lives at a local address (its port is the one in that address),
 and the demo app is told those banks' participant ids. Each process's output
 is shown with its name in front; Ctrl-C (or SIGTERM) stops them all, and if
 one of them stops on its own, the others are stopped too and the command fails.
+
+The processes share one metrics directory (``PROMETHEUS_MULTIPROC_DIR``, by
+default ``SENIM_DATA_DIR/metrics``), emptied before they start, so that
+``/metrics`` sums Senim's gunicorn workers and the worker (docs/monitoring.md).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO
 from urllib.parse import urlsplit
 
@@ -28,6 +33,7 @@ from registry.apis import published_api
 from registry.models import Participant
 from senim.database import db
 from senim.demo import DEMO_PEOPLE, DEMO_STAFF, demo_bank_ids
+from senim.metrics import MULTIPROC_ENV, prepare_multiprocess_dir
 from senim.settings import Settings
 
 #: The 3-digit bank code inside each demo bank's IBANs, in the order of DEMO_BANKS.
@@ -142,9 +148,16 @@ def _module_argv(module: str, **options: object) -> tuple[str, ...]:
 class DemoStack:
     """Starts the processes in order (each answering before the next starts) and stops them together."""
 
-    def __init__(self, processes: Sequence[DemoProcess], echo: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        processes: Sequence[DemoProcess],
+        echo: Callable[[str], None],
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.processes = list(processes)
         self._echo = echo
+        #: set for every process on top of this command's environment
+        self._env = dict(env or {})
         self._running: list[tuple[DemoProcess, subprocess.Popen[str]]] = []
         self._pumps: list[threading.Thread] = []
         self.stopping = threading.Event()
@@ -161,7 +174,7 @@ class DemoStack:
                     bufsize=1,
                     # Ctrl-C reaches only this command, which stops the children in order.
                     start_new_session=True,
-                    env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                    env={**os.environ, **self._env, "PYTHONUNBUFFERED": "1"},
                 )
                 self._running.append((process, child))
                 pump = threading.Thread(
@@ -249,9 +262,16 @@ def summary(processes: Sequence[DemoProcess], settings: Settings) -> list[str]:
     return lines
 
 
+def metrics_dir(settings: Settings) -> Path:
+    """The stack's metrics directory, emptied of an earlier run's files (made if missing)."""
+    path = Path(os.environ.get(MULTIPROC_ENV) or settings.data_dir / "metrics").resolve()
+    prepare_multiprocess_dir(path)
+    return path
+
+
 def run_demo_stack(processes: Sequence[DemoProcess], settings: Settings, echo: Callable[[str], None]) -> None:
     """Start the stack, print the summary, run until Ctrl-C/SIGTERM; StackFailed if a process fails."""
-    stack = DemoStack(processes, echo)
+    stack = DemoStack(processes, echo, env={MULTIPROC_ENV: str(metrics_dir(settings))})
 
     def _stop(_signum: int, _frame: object) -> None:
         stack.stopping.set()

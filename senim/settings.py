@@ -7,7 +7,7 @@ under ``SENIM_DATA_DIR`` (``./instance``), the server on ``127.0.0.1:8000``.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 ENVIRONMENTS = ("development", "test", "production")
@@ -75,6 +75,15 @@ def _bool(env: dict[str, str], name: str, default: bool) -> bool:
     raise SettingsError(f"{name} must be true or false, got {raw!r}")
 
 
+def _metrics_token(env: dict[str, str]) -> str | None:
+    token = (env.get("SENIM_METRICS_TOKEN") or "").strip()
+    if token and len(token) < 16:
+        raise SettingsError(
+            "SENIM_METRICS_TOKEN must be at least 16 characters (e.g. `openssl rand -hex 32`)"
+        )
+    return token or None
+
+
 @dataclass(frozen=True)
 class Settings:
     environment: str = "development"
@@ -116,6 +125,9 @@ class Settings:
     #: seconds between two conformance checks of a published API by `senim worker`
     #: (45: 1,920 checks a day, the pilot's figure)
     api_check_interval: int = 45
+    #: the bearer token a Prometheus scraper presents at /metrics; unset: loopback clients only
+    #: (docs/monitoring.md). Never shown in the settings' repr.
+    metrics_token: str | None = field(default=None, repr=False)
 
     @property
     def production(self) -> bool:
@@ -175,6 +187,7 @@ class Settings:
             proxy_rate_limit=_rate_limit(env, "SENIM_PROXY_RATE_LIMIT", "1200/minute"),
             mtls_client_cert_header=(env.get("SENIM_MTLS_CLIENT_CERT_HEADER") or "").strip(),
             api_check_interval=_int(env, "SENIM_API_CHECK_INTERVAL", 45, 5, 7 * 24 * 3600),
+            metrics_token=_metrics_token(env),
         )
 
     def with_overrides(self, **changes: object) -> Settings:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-ALLOWED_SENIM = {"senim.database", "senim.audit", "senim.clock"}
+ALLOWED_SENIM = {"senim.database", "senim.audit", "senim.clock", "senim.metrics"}
 FORBIDDEN = {
     "biometrics": ("flask", "werkzeug", "jinja2", "idp", "consent_ui", "resource_proxy", "registry"),
     "registry": ("idp", "consent_ui", "resource_proxy"),
