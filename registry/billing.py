@@ -35,6 +35,7 @@ from registry.models import (
     Participant,
     SettlementLine,
     Tariff,
+    TariffCap,
 )
 from registry.participants import get_participant
 from registry.tariffs import TIYN_PER_TENGE, TariffError
@@ -484,5 +485,21 @@ def settlement_line_of(name: str, participant_id: str) -> SettlementLine | None:
     return db.session.scalar(
         select(SettlementLine).where(
             SettlementLine.period == name, SettlementLine.participant_id == participant_id
+        )
+    )
+
+
+def prices_in_force(api_id: str, at: int) -> list[tuple[str, int | None, int | None]]:
+    """(endpoint, price, cap) in tiyn at ``at`` for each billed endpoint of the API (None: none set)."""
+    from registry.tariffs import BILLED_ENDPOINTS, cap_at, price_at
+
+    return [(endpoint, price_at(api_id, endpoint, at), cap_at(endpoint, at)) for endpoint in BILLED_ENDPOINTS]
+
+
+def cap_history() -> list[TariffCap]:
+    """Every cap the regulator ever set, the latest start first (the history the console shows)."""
+    return list(
+        db.session.scalars(
+            select(TariffCap).order_by(TariffCap.effective_from.desc(), TariffCap.created_at.desc())
         )
     )

@@ -388,3 +388,21 @@ def test_the_settlement_documents_balance(app, clock, world):
     assert rows[0][0] == "participant" and rows[-1][0] == "operator"
     assert rows[-1][5:] == ["0.00", "522.25", "522.25"]
     assert db.session.scalar(select(func.count()).select_from(SettlementLine)) == len(rows) - 2
+
+
+# -- the command line ---------------------------------------------------------------------------------
+def test_the_close_command_closes_an_ended_month_and_refuses_one_to_come(tmp_path):
+    from click.testing import CliRunner
+
+    from senim.cli import main
+
+    runner, env = CliRunner(), {"SENIM_DATA_DIR": str(tmp_path), "SENIM_ISSUER": "http://senim.test"}
+    assert runner.invoke(main, ["db", "upgrade"], env=env).exit_code == 0
+    closed = runner.invoke(main, ["billing", "close", "2020-01"], env=env)
+    assert closed.exit_code == 0 and "2020-01 closed by cli: 0 invoice(s)" in closed.output
+    again = runner.invoke(main, ["billing", "close", "2020-01"], env=env)
+    assert again.exit_code == 0 and "closed by cli" in again.output
+    refused = runner.invoke(main, ["billing", "close", "2999-12"], env=env)
+    assert refused.exit_code != 0 and "has not ended yet" in refused.output
+    wrong = runner.invoke(main, ["billing", "close", "december"], env=env)
+    assert wrong.exit_code != 0 and "YYYY-MM" in wrong.output
