@@ -406,3 +406,34 @@ def test_the_close_command_closes_an_ended_month_and_refuses_one_to_come(tmp_pat
     assert refused.exit_code != 0 and "has not ended yet" in refused.output
     wrong = runner.invoke(main, ["billing", "close", "december"], env=env)
     assert wrong.exit_code != 0 and "YYYY-MM" in wrong.output
+
+
+# -- the demo ---------------------------------------------------------------------------------------------
+def test_the_demo_closes_last_month_with_failures_free_and_seeding_twice_changes_nothing(app, clock):
+    from registry.billing import pending_adjustments
+    from registry.participants import API_PROVIDER, API_USER, add_participant
+    from senim.demo import DEMO_FINTECH
+    from senim.demo_billing import DEMO_CALLS, seed_demo_billing
+
+    add_participant(name=DEMO_FINTECH[0], bin=DEMO_FINTECH[1], roles=[API_USER])
+    for index, (name, bin_) in enumerate(DEMO_BANKS):
+        provider = add_participant(name=name, bin=bin_, roles=[API_PROVIDER])
+        add_api(provider_id=provider.id, base_url=f"https://bank{index}.example/ob", publish=True)
+    lines = list(seed_demo_billing())
+    name = previous_period(int(clock.now()))
+    assert any(f"{name} closed, 1 invoice(s)" in line for line in lines)
+    closed = db.session.get(BillingPeriod, name)
+    assert 0 < closed.calls_charged < DEMO_CALLS  # 5xx, timeouts and refusals are free
+    assert closed.total_tiyn == sum(p.amount_tiyn for p in priced_calls(period_bounds(name)))
+    assert len({line.unit_price_tiyn for line in db.session.scalars(select(InvoiceLine))}) > 3
+    assert sum(line.net_tiyn for line in settlement_of(name)) == 0
+    [waiting] = pending_adjustments()
+    counts = [
+        db.session.scalar(select(func.count()).select_from(t)) for t in (Invoice, InvoiceLine, SettlementLine)
+    ]
+    again = list(seed_demo_billing())
+    assert again == [f"demo billing present: {name} closed"]
+    assert [
+        db.session.scalar(select(func.count()).select_from(t)) for t in (Invoice, InvoiceLine, SettlementLine)
+    ] == counts
+    assert [a.id for a in pending_adjustments()] == [waiting.id]
