@@ -189,40 +189,38 @@ def test_closing_again_returns_the_same_documents_and_writes_nothing(app, clock,
     assert db.session.scalar(select(func.count()).select_from(BillingPeriod)) == 1
 
 
-def test_two_closes_of_one_month_cannot_both_write(app, clock, world):
-    """The period's name is the primary key: the second insert fails, and gets what the first stored."""
+def test_two_closes_of_one_month_cannot_both_write(app, clock, world, monkeypatch):
+    """Another close commits between this one's look-up and its insert: this one writes nothing
+    (the period's name is the primary key) and returns what the other stored."""
+    from sqlalchemy import insert
+
+    import registry.billing as billing
+
     _september_with_calls(clock, world)
     _end_of_september(clock)
-    db.session.add(
-        BillingPeriod(
-            period="2026-09",
-            starts_at=0,
-            ends_at=0,
-            closed_at=1,
-            closed_by="first",
-            calls_charged=0,
-            total_tiyn=0,
-        )
-    )
-    db.session.commit()
-    db.session.expunge_all()
-    from sqlalchemy.exc import IntegrityError
+    real_clock = billing.clock
 
-    with pytest.raises(IntegrityError):
-        db.session.add(
-            BillingPeriod(
-                period="2026-09",
-                starts_at=0,
-                ends_at=0,
-                closed_at=2,
-                closed_by="second",
-                calls_charged=0,
-                total_tiyn=0,
-            )
-        )
-        db.session.flush()
-    db.session.rollback()
+    class OtherCloseFirst:
+        @staticmethod
+        def now_int() -> int:
+            with db.engine.begin() as other:
+                other.execute(
+                    insert(BillingPeriod.__table__).values(
+                        period="2026-09",
+                        starts_at=SEPTEMBER.starts_at,
+                        ends_at=SEPTEMBER.ends_at,
+                        closed_at=real_clock.now_int(),
+                        closed_by="other",
+                        calls_charged=0,
+                        total_tiyn=0,
+                    )
+                )
+            return real_clock.now_int()
+
+    monkeypatch.setattr(billing, "clock", OtherCloseFirst)
+    assert close_period("2026-09", "this").closed_by == "other"
     assert db.session.scalar(select(func.count()).select_from(Invoice)) == 0
+    assert db.session.scalar(select(func.count()).select_from(BillingPeriod)) == 1
 
 
 def test_a_closed_month_never_changes_when_tariffs_or_adjustments_come_later(app, clock, world):
