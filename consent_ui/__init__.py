@@ -64,6 +64,7 @@ def init_consent_ui(app: Flask, settings: Settings) -> None:
         cabinet_accreditation,
         cabinet_apis,
         cabinet_apps,
+        cabinet_billing,
         cabinet_reports,
         staff_pages,
     )

@@ -33,11 +33,13 @@ from idp.clients import clients_of
 from registry import apis as api_registry
 from registry import publication
 from registry.apis import ApiRegistryError
+from registry.billing import prices_in_force
 from registry.models import PublishedApi
 from registry.participants import API_PROVIDER, API_USER, get_participant
 from registry.showcase import api_health, check_history, showcase
 from registry.staff import StaffMember, require_permission
 from resource_proxy.standard import load_document
+from senim import clock
 from senim.database import db
 
 HISTORY_SHOWN = 20
@@ -271,6 +273,7 @@ def showcase_api(api_id: str) -> str:
         member=member,
         apps=apps,
         subscribed={app.client_id for app in apps if api_registry.active_subscription(api.id, app.client_id)},
+        tariffs=prices_in_force(api.id, clock.now_int()),
     )
 
 

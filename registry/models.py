@@ -434,3 +434,81 @@ class BillingAdjustment(db.Model):
     recorded_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[int] = mapped_column(BigInteger, index=True)
     period: Mapped[str | None] = mapped_column(String(7), nullable=True, index=True)
+
+
+# -- billing: closed periods, their invoices and settlement statements ----------------------------
+class BillingPeriod(db.Model):
+    """A calendar month (Kazakhstan time) closed into invoices and a settlement statement.
+
+    Its primary key is the period's name ("2026-11"): two closes of one month cannot both
+    write. Inserted with every invoice and settlement line in one transaction; never changed.
+    """
+
+    __tablename__ = "billing_periods"
+
+    period: Mapped[str] = mapped_column(String(7), primary_key=True)
+    starts_at: Mapped[int] = mapped_column(BigInteger)  # epoch seconds, inclusive
+    ends_at: Mapped[int] = mapped_column(BigInteger)  # epoch seconds, exclusive
+    closed_at: Mapped[int] = mapped_column(BigInteger)
+    closed_by: Mapped[str] = mapped_column(String(64))
+    calls_charged: Mapped[int] = mapped_column(BigInteger)
+    total_tiyn: Mapped[int] = mapped_column(BigInteger)
+
+
+class Invoice(db.Model):
+    """What one API user owes for one closed period: frozen totals (lines in ``invoice_lines``)."""
+
+    __tablename__ = "invoices"
+    __table_args__ = (UniqueConstraint("period", "api_user_id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)  # "SNM-2026-11-0001"
+    period: Mapped[str] = mapped_column(ForeignKey("billing_periods.period"), index=True)
+    api_user_id: Mapped[str] = mapped_column(ForeignKey("participants.id"), index=True)
+    #: the API user's name and BIN when the period was closed (the document never changes)
+    api_user_name: Mapped[str] = mapped_column(String(300))
+    api_user_bin: Mapped[str] = mapped_column(String(12))
+    calls_tiyn: Mapped[int] = mapped_column(BigInteger)
+    adjustments_tiyn: Mapped[int] = mapped_column(BigInteger)
+    total_tiyn: Mapped[int] = mapped_column(BigInteger)
+    issued_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class InvoiceLine(db.Model):
+    """One line of an invoice: calls (provider, API, endpoint, unit price) or an adjustment."""
+
+    __tablename__ = "invoice_lines"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    invoice_id: Mapped[str] = mapped_column(ForeignKey("invoices.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))  # "calls" | "adjustment"
+    provider_id: Mapped[str] = mapped_column(String(36), index=True)
+    provider_name: Mapped[str] = mapped_column(String(300))
+    api_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    endpoint: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    calls: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    unit_price_tiyn: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    amount_tiyn: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    adjustment_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+
+
+class SettlementLine(db.Model):
+    """One participant's position in a closed period, netted through the operator.
+
+    ``net_tiyn`` = ``receives_tiyn`` − ``owes_tiyn``: positive, the operator pays the
+    participant; negative, the participant pays the operator. A period's nets sum to zero.
+    """
+
+    __tablename__ = "settlement_lines"
+    __table_args__ = (UniqueConstraint("period", "participant_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    period: Mapped[str] = mapped_column(ForeignKey("billing_periods.period"), index=True)
+    participant_id: Mapped[str] = mapped_column(ForeignKey("participants.id"))
+    participant_name: Mapped[str] = mapped_column(String(300))
+    participant_bin: Mapped[str] = mapped_column(String(12))
+    owes_tiyn: Mapped[int] = mapped_column(BigInteger)
+    receives_tiyn: Mapped[int] = mapped_column(BigInteger)
+    net_tiyn: Mapped[int] = mapped_column(BigInteger)

@@ -5,7 +5,9 @@ Each round takes every published or suspended API whose next check is due
 claims it (``claim_check``: a conditional UPDATE, committed before the suite runs,
 so several worker processes never check one API at once), and runs the suite
 (``run_check``): a failure suspends a published API, a pass publishes a suspended
-one again, and the provider is told either way.
+one again, and the provider is told either way. Each round also closes last
+month's billing period once it has ended (``registry.billing.close_previous_period``:
+one primary-key lookup when it is closed already).
 
 Tests call ``run_due_checks`` (one round) with the settable clock; ``run_worker``
 loops until its stop event is set, waiting on the event, never sleeping.
@@ -22,6 +24,7 @@ import uuid
 from flask import Flask
 from sqlalchemy import or_, select
 
+from registry.billing import close_previous_period
 from registry.models import PublishedApi
 from registry.publication import SCHEDULE, SCHEDULED_STATUSES, CheckOutcome, claim_check, run_check
 from senim import clock
@@ -85,6 +88,11 @@ def run_worker(
                 checked += len(run_due_checks(worker_id))
             except Exception:  # the next round tries again; the worker keeps running
                 logger.exception("a round of API checks failed")
+                db.session.rollback()
+            try:
+                close_previous_period()
+            except Exception:  # the next round tries again
+                logger.exception("closing last month's billing period failed")
                 db.session.rollback()
             finally:
                 db.session.remove()

@@ -913,6 +913,35 @@ def apis_checks(api_id: str, limit: int) -> None:
             click.echo(json.dumps(run.as_public_dict()))
 
 
+# -- billing -------------------------------------------------------------------------------------
+@main.group()
+def billing() -> None:
+    """Billing periods: close a month into invoices and a settlement statement."""
+
+
+@billing.command("close")
+@click.argument("period")
+def billing_close(period: str) -> None:
+    """Close PERIOD (a month, e.g. 2026-11, Kazakhstan time) once it has ended; again: what is stored."""
+    from registry.billing import BillingError, close_period, invoices_of_period
+    from registry.tariffs import format_tenge
+
+    with _app().app_context():
+        try:
+            closed = close_period(period, "cli")
+        except BillingError as error:
+            raise click.ClickException(str(error)) from None
+        invoices = invoices_of_period(closed.period)
+        click.echo(
+            f"{closed.period} closed by {closed.closed_by}: {len(invoices)} invoice(s), "
+            f"{closed.calls_charged} call(s) charged, {format_tenge(closed.total_tiyn)} KZT"
+        )
+        for invoice in invoices:
+            click.echo(
+                f"{invoice.number}  {format_tenge(invoice.total_tiyn):>14} KZT  {invoice.api_user_name}"
+            )
+
+
 # -- the worker: scheduled re-checks of published APIs --------------------------------------------
 @main.command()
 @click.option("--once", is_flag=True, help="run the due checks once and exit")
