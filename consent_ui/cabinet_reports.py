@@ -26,6 +26,7 @@ from flask_babel import lazy_gettext as _l
 
 from consent_ui import report_charts
 from consent_ui.staff_pages import NotFound, bp, participant_of, signed_in
+from idp.consents.counts import consent_counts
 from registry import reports
 from registry.participants import get_participant
 from registry.reports import DayRange, ReportRangeError
@@ -92,6 +93,11 @@ def _chart_words() -> dict[str, str]:
     }
 
 
+def figures_of(day_range: DayRange, participant_id: str | None) -> reports.Report:
+    """The registry's figures with the consents the authorization server counts."""
+    return reports.report(day_range, participant_id, consents=consent_counts(day_range, participant_id))
+
+
 def _range_asked() -> DayRange:
     return reports.day_range(request.args.get("from"), request.args.get("to"))
 
@@ -118,7 +124,7 @@ def _report_page(endpoint: str, participant_id: str | None, **context: object) -
         )
         response.status_code = 400
         return response
-    report = reports.report(day_range, participant_id)
+    report = figures_of(day_range, participant_id)
     words = _chart_words()
     response = make_response(
         render_template(
@@ -185,9 +191,7 @@ def _csv(participant_id: str | None, label: str) -> Response:
         return Response(str(_say_range(refusal)) + "\n", status=400, mimetype="text/plain")
     name = request.args.get("table", "")
     table = (
-        reports.tables(reports.report(day_range, participant_id)).get(name)
-        if name in reports.TABLES
-        else None
+        reports.tables(figures_of(day_range, participant_id)).get(name) if name in reports.TABLES else None
     )
     if table is None:
         raise NotFound()

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import BigInteger, Integer, String, column, func, select, table, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from registry.models import (
@@ -33,6 +33,7 @@ from registry.models import (
     Invoice,
     InvoiceLine,
     Participant,
+    RoutedCall,
     SettlementLine,
     Tariff,
     TariffCap,
@@ -43,18 +44,8 @@ from senim import clock
 from senim.audit import audit
 from senim.database import db
 
-#: The proxy's metering table (``resource_proxy.models.RoutedCall``), read by name: the registry
-#: does not import the proxy (dependencies point one way). ``at`` is in epoch milliseconds.
-ROUTED_CALLS = table(
-    "routed_calls",
-    column("at", BigInteger),
-    column("api_user_id", String),
-    column("provider_id", String),
-    column("api_id", String),
-    column("endpoint", String),
-    column("status", Integer),
-    column("outcome", String),
-)
+#: The proxy's metering table; ``at`` is in epoch milliseconds.
+ROUTED_CALLS = RoutedCall.__table__
 #: A call is charged when the proxy routed it, the provider answered below 500, and it names the
 #: provider and the API: provider-caused failures (5xx, "bank_timeout", "bank_unreachable", …) and
 #: the proxy's refusals ("refused:…") are never charged.

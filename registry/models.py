@@ -512,3 +512,27 @@ class SettlementLine(db.Model):
     owes_tiyn: Mapped[int] = mapped_column(BigInteger)
     receives_tiyn: Mapped[int] = mapped_column(BigInteger)
     net_tiyn: Mapped[int] = mapped_column(BigInteger)
+
+
+# -- metering: the calls the resource proxy answered (billing and reports read them) -----------------
+class RoutedCall(db.Model):
+    """One call the proxy answered once it knew the API user (written by ``resource_proxy.metering``).
+
+    Never account data: who called (API user, client), which bank and API, which endpoint (the
+    template, not the path with an account id), the status, the outcome, the latency, the consent
+    and the interaction id. ``at`` is in epoch milliseconds."""
+
+    __tablename__ = "routed_calls"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[int] = mapped_column(BigInteger, index=True)  # epoch milliseconds
+    api_user_id: Mapped[str] = mapped_column(String(36), index=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    provider_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    api_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    endpoint: Mapped[str] = mapped_column(String(80))  # "GET /accounts/{AccountId}/transactions"
+    status: Mapped[int] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(64))  # "routed", "refused:consent_revoked", "bank_timeout"
+    latency_ms: Mapped[int] = mapped_column(Integer)
+    consent_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    interaction_id: Mapped[str] = mapped_column(String(64))

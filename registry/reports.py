@@ -32,11 +32,9 @@ import datetime
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import BigInteger, Text, and_, case, cast, func, literal_column, or_, select
+from sqlalchemy import BigInteger, and_, case, func, literal_column, or_, select
 
-from idp.consents.models import AUTHORISED, REVOKED, Consent, ConsentStatusChange
-from registry.models import Participant, PublishedApi
-from resource_proxy.models import RoutedCall
+from registry.models import Participant, PublishedApi, RoutedCall
 from senim import clock
 from senim.database import db
 
@@ -258,8 +256,12 @@ def _by_figures(item: tuple) -> tuple:
     return (-item[-1].calls, *[str(part) for part in item[:-1]])
 
 
-def report(day_range: DayRange, participant_id: str | None = None) -> Report:
-    """The report of ``participant_id``'s traffic (or, with None, the whole platform's) in the range."""
+def report(
+    day_range: DayRange, participant_id: str | None = None, consents: ConsentCounts | None = None
+) -> Report:
+    """The report of ``participant_id``'s traffic (or, with None, the whole platform's) in the range.
+
+    ``consents`` are counted by the authorization server (``idp.consents.counts``), which keeps them."""
     where = _traffic(day_range, participant_id)
     total = _figures(where).get((), Figures())
 
@@ -334,56 +336,8 @@ def report(day_range: DayRange, participant_id: str | None = None) -> Report:
         by_endpoint=by_endpoint,
         by_counterparty=by_counterparty,
         by_outcome=by_outcome,
-        consents=consent_counts(day_range, participant_id),
+        consents=consents or ConsentCounts(),
         by_participant=by_participant,
-    )
-
-
-# -- consents ------------------------------------------------------------------------------------------
-def _provider_in(column: object, participant_id: str) -> object:
-    # The banks are a JSON list of ids; its text holds the id in quotes on SQLite and PostgreSQL alike.
-    return cast(column, Text).like(f'%"{participant_id}"%')
-
-
-def consent_counts(day_range: DayRange, participant_id: str | None = None) -> ConsentCounts:
-    """Consents requested, authorised and revoked in the range, and active now.
-
-    A participant's consents are those of its apps (as the API user) and
-    those that include its bank (as a provider: asked for, for the requests;
-    kept by the customer, for the others). Counted, never listed.
-    """
-    start, end = day_range.start_ms // 1000, day_range.end_ms // 1000
-    asked: list = []
-    kept: list = []
-    if participant_id is not None:
-        asked = [
-            or_(Consent.participant_id == participant_id, _provider_in(Consent.provider_ids, participant_id))
-        ]
-        kept = [
-            or_(
-                Consent.participant_id == participant_id,
-                _provider_in(Consent.authorised_provider_ids, participant_id),
-            )
-        ]
-
-    def count(*where: object) -> int:
-        return int(db.session.scalar(select(func.count()).select_from(Consent).where(*where)) or 0)
-
-    revoked = db.session.scalar(
-        select(func.count(func.distinct(ConsentStatusChange.consent_id)))
-        .join(Consent, Consent.id == ConsentStatusChange.consent_id)
-        .where(
-            ConsentStatusChange.to_status == REVOKED,
-            ConsentStatusChange.at >= start,
-            ConsentStatusChange.at < end,
-            *kept,
-        )
-    )
-    return ConsentCounts(
-        requested=count(Consent.created_at >= start, Consent.created_at < end, *asked),
-        authorised=count(Consent.authorised_at >= start, Consent.authorised_at < end, *kept),
-        revoked=int(revoked or 0),
-        active=count(Consent.status == AUTHORISED, Consent.expires_at > clock.now_int(), *kept),
     )
 
 

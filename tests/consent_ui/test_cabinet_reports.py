@@ -9,7 +9,8 @@ import re
 
 import pytest
 
-from registry.reports import day_range, report, tables
+from consent_ui.cabinet_reports import figures_of
+from registry.reports import day_range, tables
 from registry.staff import REGULATOR, get_member
 from tests.support.reports import call, kz_ms
 from tests.support.staff import bank, fintech, joined, operator
@@ -101,7 +102,7 @@ def test_a_participant_sees_its_charts_and_tables_under_a_strict_csp(viewer):
     ],
 )
 def test_each_table_downloads_as_csv_equal_to_the_table(app, traffic, viewer, name):
-    expected = tables(report(day_range(RANGE["from"], RANGE["to"]), traffic["qarjy"].id))[name]
+    expected = tables(figures_of(day_range(RANGE["from"], RANGE["to"]), traffic["qarjy"].id))[name]
     rows = _csv(viewer.http.get("/registry/reports.csv", query_string={**RANGE, "table": name}))
     assert rows[0] == list(expected.columns)
     assert rows[1:] == [list(row) for row in expected.rows]
