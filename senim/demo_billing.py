@@ -1,6 +1,6 @@
 """Demo billing for `make run`: caps, the demo banks' tariffs, last month's calls closed into invoices.
 
-Last month (Kazakhstan time) gets a few hundred deterministic metered calls of the demo fintech's
+Last month (Kazakhstan time) and this month so far (for the reports) get deterministic metered calls of the demo fintech's
 app to the demo banks' APIs (some answered 5xx or timing out at the bank, some refused by the
 proxy: never charged), inserted in one statement; then the month is closed into an invoice and a
 settlement statement, and an adjustment waits for this month. The caps and tariffs are dated
@@ -25,6 +25,7 @@ from registry.billing import (
     close_period,
     invoices_of_period,
     period_bounds,
+    period_of,
     previous_period,
     record_adjustment,
 )
@@ -83,6 +84,8 @@ def seed_demo_billing() -> Iterator[str]:
         )
     else:
         yield f"demo billing present: {month.name} closed"
+    this_month = period_bounds(period_of(month.ends_at))
+    yield from _calls(fintech_id, apis, Period(this_month.name, this_month.starts_at, clock.now_int()))
     yield from _adjustment(fintech_id, apis[0].provider_id)
 
 
@@ -129,6 +132,8 @@ def _tariff(api_id: str, endpoint: str, price: int, since: int) -> Tariff:
 
 
 def _calls(fintech_id: str, apis: list[PublishedApi], month: Period) -> Iterator[str]:
+    if month.ends_at <= month.starts_at:
+        return
     present = db.session.scalar(
         select(func.count())
         .select_from(ROUTED_CALLS)
@@ -145,13 +150,15 @@ def _calls(fintech_id: str, apis: list[PublishedApi], month: Period) -> Iterator
     outcomes = [(status, outcome) for status, outcome, _ in DEMO_OUTCOMES]
     weights = [weight for *_, weight in DEMO_OUTCOMES]
     span_ms = (month.ends_at - month.starts_at) * 1000
+    # as many calls a day as last month's (a month of 30 days), at least one
+    count = max(1, min(DEMO_CALLS, DEMO_CALLS * (month.ends_at - month.starts_at) // (30 * 86400)))
     rows = []
-    for index in range(DEMO_CALLS):
+    for index in range(count):
         api = apis[index % len(apis)]
         status, outcome = rng.choices(outcomes, weights)[0]
         rows.append(
             {
-                "at": month.starts_at * 1000 + span_ms * index // DEMO_CALLS + rng.randrange(60_000),
+                "at": month.starts_at * 1000 + span_ms * index // count + rng.randrange(min(60_000, span_ms)),
                 "api_user_id": fintech_id,
                 "client_id": DEMO_CLIENT_ID,
                 "provider_id": api.provider_id,
