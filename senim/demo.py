@@ -81,6 +81,9 @@ def seed_demo(settings: Settings) -> Iterator[str]:
     yield from _seed_demo_people(settings)
     yield from _seed_demo_applicant(settings)
     yield from _seed_demo_staff()
+    from senim.demo_appeals import seed_demo_appeals
+
+    yield from seed_demo_appeals()
 
 
 def _seed_demo_applicant(settings: Settings) -> Iterator[str]:

@@ -571,3 +571,29 @@ def test_the_worker_round_escalates_overdue_appeals(app, world, clock):
     run_worker(app, threading.Event(), once=True, worker_id="w1")
     kept = db.session.get(Appeal, appeal.id, populate_existing=True)
     assert kept.reminded_at == kept.escalated_at == int(clock.now())
+
+
+def test_the_demo_appeals_are_seeded_once_in_every_state(app):
+    from registry.participants import API_PROVIDER, API_USER, add_participant
+    from senim.demo import DEMO_BANKS, DEMO_FINTECH
+    from senim.demo_appeals import seed_demo_appeals
+
+    fintech_id = add_participant(name=DEMO_FINTECH[0], bin=DEMO_FINTECH[1], roles=[API_USER]).id
+    altyn_id = add_participant(name=DEMO_BANKS[0][0], bin=DEMO_BANKS[0][1], roles=[API_PROVIDER]).id
+    member(None, "operator", "operator@senim.demo")
+    member(fintech_id, "admin", "admin@fintech.demo")
+    member(altyn_id, "admin", "admin@altyn.demo")
+    said = list(seed_demo_appeals())
+    assert said[-1] == "demo appeals: 1 reminded, 1 escalated"
+    seeded = db.session.scalars(select(Appeal).order_by(Appeal.seq)).all()
+    assert [(a.category, a.status) for a in seeded] == [
+        ("question", "closed"),
+        ("incident", "new"),
+        ("dispute", "resolved"),
+        ("complaint", "waiting_for_reply"),
+    ]
+    assert [a.category for a in appeals.overdue()] == ["incident"]
+    refund = db.session.get(BillingAdjustment, seeded[2].adjustment_id)
+    assert (refund.amount_tiyn, refund.api_user_id, refund.provider_id) == (-2500, fintech_id, altyn_id)
+    assert list(seed_demo_appeals()) == ["demo appeals present"]
+    assert _count(Appeal) == 4
