@@ -31,7 +31,9 @@ from consent_ui.staff_pages import (
 from registry import appeals
 from registry import participants as participant_registry
 from registry.appeals import Actor
+from registry.models import BillingAdjustment
 from registry.staff import StaffMember, require_permission, staff_of
+from registry.tariffs import format_tenge
 from senim import clock
 from senim.database import db
 
@@ -192,10 +194,9 @@ def appeal_page(member: StaffMember, appeal_id: str) -> str:
         operators={m.id: m.name for m in staff_of(None) if m.is_operator and m.status == "active"},
         moves=[to for to in moves if to != appeals.RESOLVED],
         may_resolve=appeals.RESOLVED in moves,
-        may_comment=appeal.status != appeals.CLOSED
-        and member.may(
-            "handle_appeals" if side == "handler" else "file_appeals" if side == "filer" else "answer_appeals"
-        ),
+        may_comment=appeal.status != appeals.CLOSED and appeals.may_speak(Actor.of_staff(member), side),
+        adjustment=db.session.get(BillingAdjustment, appeal.adjustment_id) if appeal.adjustment_id else None,
+        tenge=format_tenge,
         outcomes=appeals.OUTCOMES,
         overdue=appeal.status in appeals.OPEN_STATUSES and appeal.deadline_at < _now(),
     )

@@ -220,13 +220,18 @@ def side_of(actor: Actor, appeal: Appeal) -> str | None:
     return None
 
 
+#: The permission a staff member's role needs to speak for each side (a customer needs none).
+SIDE_PERMISSIONS = {HANDLER: "handle_appeals", FILER: "file_appeals", ADDRESSED: "answer_appeals"}
+
+
+def may_speak(actor: Actor, side: str) -> bool:
+    """Whether the actor's role lets them comment and act for ``side`` (a viewer reads only)."""
+    return actor.staff is None or actor.staff.may(SIDE_PERMISSIONS[side])
+
+
 def _may_speak(actor: Actor, side: str) -> None:
-    """A participant's staff member speaks for its side only if its role allows it."""
-    if actor.staff is None or actor.is_operator:
-        if actor.is_operator:
-            require_permission(actor.staff, "handle_appeals")
-        return
-    require_permission(actor.staff, "file_appeals" if side == FILER else "answer_appeals")
+    if actor.staff is not None:
+        require_permission(actor.staff, SIDE_PERMISSIONS[side])
 
 
 # -- the checks of filing -----------------------------------------------------------------------------

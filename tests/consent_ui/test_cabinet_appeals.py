@@ -102,6 +102,7 @@ def test_a_dispute_filed_answered_and_resolved_with_a_refund_through_the_pages(a
     )
     page = user.http.get(f"/registry/appeals/{appeal.id}").get_data(as_text=True)
     assert "Upheld" in page and "A billing adjustment is recorded" in page
+    assert "Refund to the API user: 12.50 tenge" in page
     closed = user.post_form(
         f"/registry/appeals/{appeal.id}/status", {"to": "closed"}, csrf_from="/registry/appeals"
     )

@@ -299,7 +299,9 @@ def test_a_dispute_resolved_with_a_refund_records_the_adjustment_with_it(world, 
         "upheld",
         int(clock.now()),
     )
-    # then the filer closes it
+    # then the filer closes it (the counterparty may not)
+    with pytest.raises(TransitionNotAllowed, match="addressed cannot"):
+        appeals.change_status(world["bank"], appeal.id, "closed")
     assert appeals.change_status(world["fintech"], appeal.id, "closed").status == "closed"
 
 
