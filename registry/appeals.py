@@ -38,8 +38,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from idp.consents.models import Consent
 from registry.accreditation import check_filename
+from registry.appeal_links import LinkedCall, LinkedConsent, appeal_links
 from registry.appeal_models import Appeal, AppealAttachment, AppealEvent
 from registry.billing import record_adjustment
 from registry.models import ApiSubscription, PublishedApi
@@ -47,7 +47,6 @@ from registry.notifications import notify_participant
 from registry.participants import get_participant
 from registry.staff import StaffMember, require_permission
 from registry.tariffs import TariffError, parse_tenge
-from resource_proxy.models import RoutedCall
 from senim import clock
 from senim.audit import audit
 from senim.database import db
@@ -262,14 +261,13 @@ def check_filer(actor: Actor) -> Actor:
     return actor
 
 
-def _is_party_to_consent(actor: Actor, consent: Consent) -> bool:
+def _is_party_to_consent(actor: Actor, consent: LinkedConsent) -> bool:
     if actor.is_operator:
         return True
     if actor.staff is None:
         return consent.customer_iin is not None and consent.customer_iin == actor.customer_iin
     participant = actor.participant_id
-    banks = set(consent.provider_ids or []) | set(consent.authorised_provider_ids or [])
-    return participant is not None and (consent.participant_id == participant or participant in banks)
+    return participant is not None and (consent.api_user_id == participant or participant in consent.bank_ids)
 
 
 def _is_party_to_api(actor: Actor, api: PublishedApi) -> bool:
@@ -286,14 +284,12 @@ def _is_party_to_api(actor: Actor, api: PublishedApi) -> bool:
     return db.session.scalar(subscribed.limit(1)) is not None
 
 
-def _routed_call(actor: Actor, interaction_id: str) -> RoutedCall:
-    query = select(RoutedCall).where(RoutedCall.interaction_id == interaction_id)
-    if not actor.is_operator:
-        participant = actor.participant_id
-        if participant is None:
-            raise LinkRefused("a customer links one of their consents, not a routed call")
-        query = query.where(or_(RoutedCall.api_user_id == participant, RoutedCall.provider_id == participant))
-    call = db.session.scalar(query.order_by(RoutedCall.at.desc(), RoutedCall.id.desc()).limit(1))
+def _routed_call(actor: Actor, interaction_id: str) -> LinkedCall:
+    if actor.staff is None:
+        raise LinkRefused("a customer links one of their consents, not a routed call")
+    if not actor.is_operator and actor.participant_id is None:
+        raise LinkRefused(f"no routed call with interaction id {interaction_id} that you are a party to")
+    call = appeal_links().routed_call(interaction_id, None if actor.is_operator else actor.participant_id)
     if call is None:
         raise LinkRefused(f"no routed call with interaction id {interaction_id} that you are a party to")
     return call
@@ -303,9 +299,9 @@ def _routed_call(actor: Actor, interaction_id: str) -> RoutedCall:
 class Links:
     """What an appeal links to, each checked against the filer."""
 
-    consent: Consent | None = None
+    consent: LinkedConsent | None = None
     api: PublishedApi | None = None
-    call: RoutedCall | None = None
+    call: LinkedCall | None = None
 
 
 def check_links(
@@ -314,7 +310,7 @@ def check_links(
     """Every link names something the filer is a party to; otherwise ``LinkRefused`` ("no … of yours")."""
     consent = api = call = None
     if consent_id:
-        consent = db.session.get(Consent, consent_id) if len(consent_id) <= 36 else None
+        consent = appeal_links().consent(consent_id) if len(consent_id) <= 36 else None
         if consent is None or not _is_party_to_consent(actor, consent):
             raise LinkRefused(f"no consent {consent_id[:36]} that you are a party to")
     if api_id:
@@ -326,13 +322,11 @@ def check_links(
     if interaction_id:
         if len(interaction_id) > 64:
             raise LinkRefused("an interaction id has at most 64 characters")
-        if actor.staff is None:
-            raise LinkRefused("a customer links one of their consents, not a routed call")
         call = _routed_call(actor, interaction_id)
     return Links(consent=consent, api=api, call=call)
 
 
-def _counterparty(actor: Actor, call: RoutedCall) -> str | None:
+def _counterparty(actor: Actor, call: LinkedCall) -> str | None:
     """The other side of a routed call to the filer's participant."""
     participant = actor.participant_id
     if participant == call.api_user_id:
@@ -363,7 +357,7 @@ def check_parties(
     if category == COMPLAINT:
         concerns = (
             concerns_id
-            or (links.consent.participant_id if links.consent is not None and actor.staff is None else None)
+            or (links.consent.api_user_id if links.consent is not None and actor.staff is None else None)
             or (_counterparty(actor, links.call) if links.call is not None else None)
         )
         if not concerns or get_participant(concerns) is None:
@@ -751,7 +745,7 @@ def resolve(actor: Actor, appeal_id: str, resolution: Resolution) -> Appeal:
         _move(appeal, RESOLVED, actor.label, side, "resolved", summary)
         adjustment = None
         if tiyn is not None:
-            call = db.session.get(RoutedCall, appeal.routed_call_id) if appeal.routed_call_id else None
+            call = appeal_links().routed_call_by_id(appeal.routed_call_id) if appeal.routed_call_id else None
             if call is None or call.provider_id is None:
                 raise ResolutionRequired("the dispute's routed call names no API user and provider")
             # in the resolution's transaction: both are stored, or neither
