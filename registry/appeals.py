@@ -21,6 +21,9 @@ appeals their participant filed or that are addressed to it; a customer only
 their own. Anything else is "not found" (``AppealNotFound``), never "not
 yours".
 
+**Links** are checked against the filer: the consents and routed calls are
+looked up through ``registry.appeal_links`` (the proxy registers the lookup).
+
 **Deadlines**: ``run_appeal_deadlines`` (a round of the worker) reminds once
 at 80% of the SLA and escalates once after the deadline.
 

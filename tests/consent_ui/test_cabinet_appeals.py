@@ -317,3 +317,10 @@ def test_the_appeal_pages_need_a_signed_in_customer(app, http):
     for path in ("/cabinet/appeals", "/cabinet/appeals/new", "/cabinet/appeals/some-id"):
         answer = http.get(path)
         assert answer.status_code == 303 and answer.headers["Location"].endswith("/cabinet")
+
+
+def test_attachments_larger_than_the_apps_one_megabyte_are_taken(app, cast):
+    big = PDF + b"0" * (3 * 1024 * 1024 // 2)  # 1.5 MiB: above the app's 1 MB, within an attachment's 2 MiB
+    filed = _file(cast["user"], attachments=[(io.BytesIO(big), "usage.pdf")])
+    assert filed.status_code == 303
+    assert appeals.attachments_of(_only_appeal().id)[0].size == len(big)
