@@ -38,7 +38,7 @@ def client_network() -> str:
 
 
 def init_consent_ui(app: Flask, settings: Settings) -> None:
-    from consent_ui import cabinet_pages  # noqa: F401 - registers the cabinet's routes on bp
+    from consent_ui import cabinet_pages, customer_appeals  # noqa: F401 - the cabinet's routes on bp
     from consent_ui.i18n import init_i18n
     from consent_ui.login_pages import RATE_LIMITS, bp
     from consent_ui.messages import CHANGE_WORDS, PERMISSION_WORDS, STATUS_WORDS
@@ -63,6 +63,7 @@ def init_consent_ui(app: Flask, settings: Settings) -> None:
     from consent_ui import (  # noqa: F401 - they add routes to staff_pages.bp
         cabinet_accreditation,
         cabinet_apis,
+        cabinet_appeals,
         cabinet_apps,
         cabinet_billing,
         cabinet_reports,

@@ -207,11 +207,17 @@ def _json_error(error: str, description: str, status: int, **extra: object) -> R
 
 
 # -- the page rules -----------------------------------------------------------------
+#: Other endpoints that take more than the app's 1 MB (the cabinet's appeal attachments).
+UPLOAD_LIMITS: dict[str, int] = {}
+
+
 @bp.before_request
 def _check_csrf() -> None:
     if request.endpoint == "consent_ui.face_submit":
         # a clip may be larger than the app's 1 MB; set before anything reads the body
         request.max_content_length = MAX_FACE_UPLOAD
+    elif request.endpoint in UPLOAD_LIMITS:
+        request.max_content_length = UPLOAD_LIMITS[request.endpoint]
     if request.method == "POST":
         csrf.protect()
 

@@ -21,6 +21,7 @@ from flask import Flask
 
 def init_registry(app: Flask) -> None:
     """The registry's JSON API (the showcase, check history) and its OpenAPI document."""
+    import registry.appeal_models  # noqa: F401 - the appeals' tables
     from registry.routes import bp
 
     app.register_blueprint(bp)

@@ -9,6 +9,9 @@ one again, and the provider is told either way. Each round also closes last
 month's billing period once it has ended (``registry.billing.close_previous_period``:
 one primary-key lookup when it is closed already).
 
+Each round also reminds and escalates appeals whose SLA deadline is near or past
+(``registry.appeals.run_appeal_deadlines``: once each, claimed by a conditional UPDATE).
+
 Tests call ``run_due_checks`` (one round) with the settable clock; ``run_worker``
 loops until its stop event is set, waiting on the event, never sleeping.
 """
@@ -71,6 +74,20 @@ def run_due_checks(worker_id: str | None = None, *, limit: int = ROUND_LIMIT) ->
     return outcomes
 
 
+def run_appeal_round() -> None:
+    """The appeals' reminders and escalations due now (``registry.appeals.run_appeal_deadlines``);
+    a failure is logged and tried again on the next round."""
+    from registry.appeals import run_appeal_deadlines
+
+    try:
+        run_appeal_deadlines()
+    except Exception:
+        logger.exception("a round of appeal deadlines failed")
+        db.session.rollback()
+    finally:
+        db.session.remove()
+
+
 def run_worker(
     app: Flask,
     stop: threading.Event,
@@ -96,6 +113,7 @@ def run_worker(
                 db.session.rollback()
             finally:
                 db.session.remove()
+            run_appeal_round()
         if once:
             break
         stop.wait(poll_seconds)

@@ -81,9 +81,11 @@ def seed_demo(settings: Settings) -> Iterator[str]:
     yield from _seed_demo_people(settings)
     yield from _seed_demo_applicant(settings)
     yield from _seed_demo_staff()
+    from senim.demo_appeals import seed_demo_appeals
     from senim.demo_billing import seed_demo_billing
 
     yield from seed_demo_billing()
+    yield from seed_demo_appeals()
 
 
 def _seed_demo_applicant(settings: Settings) -> Iterator[str]:
