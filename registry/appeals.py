@@ -44,12 +44,11 @@ from sqlalchemy.exc import IntegrityError
 from registry.accreditation import check_filename
 from registry.appeal_links import LinkedCall, LinkedConsent, appeal_links
 from registry.appeal_models import Appeal, AppealAttachment, AppealEvent
-from registry.billing import record_adjustment
+from registry.billing import BillingError, parse_adjustment, record_adjustment
 from registry.models import ApiSubscription, PublishedApi
 from registry.notifications import notify_participant
 from registry.participants import get_participant
 from registry.staff import StaffMember, require_permission
-from registry.tariffs import TariffError, parse_tenge
 from senim import clock
 from senim.audit import audit
 from senim.database import db
@@ -725,11 +724,11 @@ def check_resolution(appeal: Appeal, resolution: Resolution) -> tuple[str, str |
     if resolution.direction not in DIRECTIONS:
         raise ResolutionRequired(f"an adjustment is a {' or a '.join(DIRECTIONS)}")
     try:
-        tiyn = parse_tenge(amount)
-    except TariffError as refusal:
-        raise ResolutionRequired(str(refusal).replace("a price", "an amount")) from None
-    if tiyn == 0:
-        raise ResolutionRequired("an adjustment is more than zero tenge")
+        tiyn = parse_adjustment(amount)
+    except BillingError as refusal:
+        raise ResolutionRequired(str(refusal)) from None
+    if tiyn < 0:
+        raise ResolutionRequired("an adjustment is more than zero tenge: its direction says who pays")
     return summary, outcome, -tiyn if resolution.direction == REFUND else tiyn
 
 

@@ -22,7 +22,6 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -39,7 +38,7 @@ from registry.models import (
     TariffCap,
 )
 from registry.participants import get_participant
-from registry.tariffs import TIYN_PER_TENGE, TariffError
+from registry.tariffs import TariffError, tenge_as_tiyn
 from senim import clock
 from senim.audit import audit
 from senim.database import db
@@ -121,22 +120,12 @@ def record_adjustment(
 
 def parse_adjustment(text: object) -> int:
     """``"-150.00"`` (signed tenge) as -15000 tiyn; refused: floats, zero, more than two decimals, too much."""
-    if not isinstance(text, (str, int, Decimal)) or isinstance(text, bool):
-        raise BillingError("an adjustment is written in tenge, e.g. -150.00")
-    try:
-        amount = Decimal(str(text).strip().replace(" ", "").replace(",", "."))
-    except InvalidOperation:
-        raise BillingError(f"not an amount of tenge: {str(text)[:20]}") from None
-    if not amount.is_finite():
-        raise BillingError(f"not an amount of tenge: {str(text)[:20]}")
-    tiyn = amount * TIYN_PER_TENGE
-    if tiyn != tiyn.to_integral_value():
-        raise BillingError("an adjustment has at most two decimals (tiyn)")
+    tiyn = tenge_as_tiyn(text, BillingError)
     if tiyn == 0:
         raise BillingError("an adjustment is a whole, non-zero number of tiyn")
     if abs(tiyn) > MAX_ADJUSTMENT_TIYN:
         raise BillingError("an adjustment is at most 10,000,000 tenge either way")
-    return int(tiyn)
+    return tiyn
 
 
 def pending_adjustments() -> list[BillingAdjustment]:

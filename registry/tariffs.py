@@ -50,22 +50,31 @@ class AboveCap(TariffError):
     """The price is above the regulator's cap in force when it would start."""
 
 
-def parse_tenge(text: object) -> int:
-    """``"12.50"`` (tenge) as 1250 tiyn; refused: floats, negatives, more than two decimals, garbage."""
+def tenge_as_tiyn(text: object, error: type[ValueError] = TariffError) -> int:
+    """``"12.50"`` or ``"-3,5"`` (tenge, signed) as exact tiyn; ``error`` for floats, garbage,
+    NaN/infinity and more than two decimals (never rounded). Callers check sign and size."""
     if not isinstance(text, (str, int, Decimal)) or isinstance(text, bool):
-        raise TariffError("a price is written in tenge, e.g. 12.50")
+        raise error("an amount is written in tenge, e.g. 12.50")
     try:
         amount = Decimal(str(text).strip().replace(" ", "").replace(",", "."))
     except InvalidOperation:
-        raise TariffError(f"not an amount of tenge: {str(text)[:20]}") from None
-    if not amount.is_finite() or amount < 0:
-        raise TariffError("a price is zero or more tenge")
+        raise error(f"not an amount of tenge: {str(text)[:20]}") from None
+    if not amount.is_finite():
+        raise error(f"not an amount of tenge: {str(text)[:20]}")
     tiyn = amount * TIYN_PER_TENGE
     if tiyn != tiyn.to_integral_value():
-        raise TariffError("a price has at most two decimals (tiyn)")
+        raise error("an amount has at most two decimals (tiyn)")
+    return int(tiyn)
+
+
+def parse_tenge(text: object) -> int:
+    """``"12.50"`` (tenge) as 1250 tiyn; refused: floats, negatives, more than two decimals, garbage."""
+    tiyn = tenge_as_tiyn(text)
+    if tiyn < 0:
+        raise TariffError("a price is zero or more tenge")
     if tiyn > MAX_PRICE_TIYN:
         raise TariffError(f"a price is at most {MAX_PRICE_TIYN // TIYN_PER_TENGE:,} tenge a call")
-    return int(tiyn)
+    return tiyn
 
 
 def format_tenge(tiyn: int) -> str:

@@ -311,10 +311,11 @@ def test_a_charge_is_positive_and_a_rejected_dispute_moves_no_money(world):
     with pytest.raises(ResolutionRequired, match="rejected dispute moves no money"):
         appeals.resolve(operator, appeal.id, Resolution(summary="No", outcome="rejected", amount_tenge="5"))
     for amount, says in (
-        ("-5", "zero or more"),
+        ("-5", "more than zero tenge: its direction says who pays"),
         ("1.005", "two decimals"),
-        ("0", "more than zero"),
+        ("0", "non-zero"),
         ("abc", "not an amount"),
+        ("10000000.01", "at most 10,000,000 tenge"),
     ):
         with pytest.raises(ResolutionRequired, match=says):
             appeals.resolve(

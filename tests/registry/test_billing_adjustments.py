@@ -70,3 +70,13 @@ def test_a_wrong_adjustment_is_refused_and_changes_nothing(parties, change, says
     with pytest.raises(BillingError, match=says):
         record_adjustment(**fields)
     assert _count() == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "tiyn"),
+    [("-150.00", -15000), ("250000", 25_000_000), (" 3,5 ", 350), ("10000000", 10_000_000_00)],
+)
+def test_adjustments_are_read_in_signed_tenge_above_a_call_price_limit(text, tiyn):
+    from registry.billing import parse_adjustment
+
+    assert parse_adjustment(text) == tiyn
