@@ -6,18 +6,23 @@ developer answers it with a comment; an operator of the billing team takes
 it and resolves it as upheld with a refund. The resolution and its billing
 adjustment are stored together.
 
-After merging with billing's invoices, the last step closes the next period
-and finds the adjustment's line on the API user's invoice
-(``_the_refund_is_on_the_next_invoice``).
+The disputed call is on last month's invoice, already issued (a closed
+period never changes); the dispute is handled in this month's last minutes;
+then the month ends, the operator closes it in the console, and the API
+user's finance officer finds the refund, with its reason, on this month's
+invoice (``_the_refund_is_on_the_next_invoice``).
 """
 
 from __future__ import annotations
 
 import re
+import uuid
 
 from idp.staff_login import staff_origin
+from registry.apis import add_api
 from registry.appeal_models import Appeal
-from registry.models import BillingAdjustment
+from registry.billing import Period, close_period, invoices_of, period_bounds, period_of, previous_period
+from registry.models import BillingAdjustment, Tariff
 from registry.staff import OPERATOR, invite
 from senim.database import db
 from tests.interop.browser import chromium_with_passkeys, needs_chromium, shot
@@ -27,6 +32,7 @@ from tests.support.staff import bank, fintech
 pytestmark = needs_chromium
 
 INTERACTION_ID = "93bac548-d2de-4546-b106-880a5018460d"
+BALANCES = "GET /accounts/{AccountId}/balances"
 
 
 def _join(page, origin: str, secret: str, name: str, landing: str) -> None:
@@ -104,13 +110,59 @@ def _the_refund_is_recorded(live_server, appeal_id: str, parties: tuple[str, str
         return adjustment
 
 
+def _last_month_invoiced(qarjy: str, altyn: str, last_month: Period) -> None:
+    """The disputed call, priced 12.50 by the tariff in force, on last month's invoice (closed)."""
+    api = add_api(provider_id=altyn, base_url="https://api.altyn.kz/ob", publish=True)
+    db.session.add(
+        Tariff(
+            id=str(uuid.uuid4()),
+            api_id=api.id,
+            endpoint=BALANCES,
+            price_tiyn=1250,
+            effective_from=last_month.starts_at,
+            set_by="arman@altyn.kz",
+            created_at=last_month.starts_at,
+        )
+    )
+    db.session.commit()
+    routed_call(qarjy, altyn, INTERACTION_ID, api_id=api.id, at=(last_month.starts_at + 86400) * 1000)
+    close_period(last_month.name, "aliya@senim.kz")
+    [invoice] = invoices_of(qarjy)
+    assert (invoice.period, invoice.total_tiyn) == (last_month.name, 1250)
+
+
+def _operator_closes_the_month(page, origin: str, live_server, month: Period) -> None:
+    """The month ends (the server's clock moves past it); the operator closes it in the console."""
+    live_server.clock.advance(month.ends_at + 1 - live_server.clock.now())
+    page.click("nav.tabs >> text=Billing")
+    page.fill("#period", month.name)
+    page.click("text=Close the month")
+    page.wait_for_url(f"{origin}/registry/console/billing")
+    assert month.name in page.inner_text(f"article.period[data-period='{month.name}'] h3")
+
+
+def _the_refund_is_on_the_next_invoice(page, origin: str, month: Period) -> None:
+    page.click("nav.tabs >> text=Billing")
+    page.click(f"text=SNM-{month.name}-0001")
+    page.wait_for_url(re.compile(r".*/registry/billing/invoices/[0-9a-f-]{36}$"))
+    [line] = page.locator(".invoice-lines tr.line-adjustment").all()
+    assert "Refund: a balances call billed twice" in line.inner_text()
+    assert "-12.50" in line.inner_text()
+    assert page.inner_text(".invoice-lines tr.total td") == "-12.50"
+    shot(page, "dispute-refund-on-the-invoice")
+
+
 def test_a_dispute_about_a_routed_call_is_answered_and_resolved_with_a_refund(live_server, tmp_path):
     origin = staff_origin(live_server.issuer)
     pdf_path = tmp_path / "usage.pdf"
     pdf_path.write_bytes(PDF)
+    now = int(live_server.clock.now())
+    this_month, last_month = period_bounds(period_of(now)), period_bounds(previous_period(now))
     with live_server.app.app_context():
         qarjy, altyn = fintech().id, bank().id
-        routed_call(qarjy, altyn, INTERACTION_ID)
+        _last_month_invoiced(qarjy, altyn, last_month)
+        # the dispute is handled in this month's last minutes (within a fresh proof of the close)
+        live_server.clock.advance(this_month.ends_at - 240 - now)
         _m, finance_secret = invite(
             participant_id=qarjy, email="dana@qarjy.kz", role="finance", invited_by=None
         )
@@ -137,4 +189,7 @@ def test_a_dispute_about_a_routed_call_is_answered_and_resolved_with_a_refund(li
         user_page.reload()
         assert user_page.inner_text(".appeal-status") == "Resolved"
         assert "A billing adjustment is recorded" in user_page.inner_text(".resolution")
-    _the_refund_is_recorded(live_server, appeal_id, (qarjy, altyn))
+        _the_refund_is_recorded(live_server, appeal_id, (qarjy, altyn))
+
+        _operator_closes_the_month(operator_page, origin, live_server, this_month)
+        _the_refund_is_on_the_next_invoice(user_page, origin, this_month)
