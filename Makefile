@@ -56,6 +56,7 @@ bench: env
 	$(PY) bench/biometrics.py
 	$(PY) bench/proxy.py
 	$(PY) bench/sandbox.py
+	$(PY) bench/billing.py
 
 clean:
 	rm -rf $(VENV) $(INTEROP)/node_modules .pytest_cache .ruff_cache
