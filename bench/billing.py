@@ -45,9 +45,9 @@ PRICES = (200, 200, 1000, 2000)  # tiyn, in the order of ENDPOINTS
 #: (status, outcome, weight): most calls answered; some failing at the bank or refused (free).
 OUTCOMES = (
     (200, "routed", 90),
-    (404, "routed", 2),
-    (500, "routed", 3),
-    (504, "bank_timeout", 2),
+    (404, "bank_refused:404", 2),
+    (502, "refused:bank_status_500", 3),
+    (504, "refused:bank_timeout", 2),
     (403, "refused:consent_expired", 3),
 )
 BATCH = 20_000

@@ -36,6 +36,7 @@ from registry.models import (
     SettlementLine,
     Tariff,
     TariffCap,
+    answered_by_bank,
 )
 from registry.participants import get_participant
 from registry.tariffs import TariffError, tenge_as_tiyn
@@ -45,11 +46,12 @@ from senim.database import db
 
 #: The proxy's metering table; ``at`` is in epoch milliseconds.
 ROUTED_CALLS = RoutedCall.__table__
-#: A call is charged when the proxy routed it, the provider answered below 500, and it names the
-#: provider and the API: provider-caused failures (5xx, "bank_timeout", "bank_unreachable", …) and
-#: the proxy's refusals ("refused:…") are never charged.
+#: A call is charged when the bank answered it itself — 200, or its own 4xx such as an unknown
+#: account ("bank_refused:404") — and it names the provider and the API: provider-caused failures
+#: (5xx, timeouts, unreachable or invalid answers: "refused:bank_…", 502/504) and the platform's
+#: refusals ("refused:…") are never charged.
 CHARGED = (
-    (ROUTED_CALLS.c.outcome == "routed")
+    answered_by_bank(ROUTED_CALLS.c.outcome)
     & (ROUTED_CALLS.c.status < 500)
     & ROUTED_CALLS.c.provider_id.is_not(None)
     & ROUTED_CALLS.c.api_id.is_not(None)

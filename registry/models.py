@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    or_,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -515,6 +516,17 @@ class SettlementLine(db.Model):
 
 
 # -- metering: the calls the resource proxy answered (billing and reports read them) -----------------
+#: How the proxy's metering names what became of a call (``RoutedCall.outcome``).
+ROUTED = "routed"  # the bank answered 200
+BANK_REFUSED = "bank_refused:"  # + status: the bank's own 4xx answer, passed on (e.g. an unknown account)
+REFUSED = "refused:"  # + reason: the platform refused it, or answered 502/504 for a failing bank
+
+
+def answered_by_bank(outcome: object) -> object:
+    """SQL: the bank answered the call itself (200, or its own 4xx): never a failure of either side."""
+    return or_(outcome == ROUTED, outcome.startswith(BANK_REFUSED, autoescape=True))
+
+
 class RoutedCall(db.Model):
     """One call the proxy answered once it knew the API user (written by ``resource_proxy.metering``).
 

@@ -9,13 +9,14 @@ register).
 - Days are days in Kazakhstan (UTC+5, no summer time): a call at 23:30 UTC
   belongs to the next day. A range is whole days, both ends included, at
   most ``MAX_DAYS``; by default the last ``DEFAULT_DAYS`` days up to today.
-- A call is an error when its status is 500 or more or the proxy did not
-  route it (an outcome other than ``routed``). Errors split by who caused
-  them: the provider (a status of 500 or more: the bank answered with one,
-  timed out, was unreachable or answered outside the standard, which the
-  proxy answers with 502 or 504) or the platform's refusal (any other
-  outcome than ``routed``: the consent revoked, the token invalid, the rate
-  limit…, a 4xx). A bank's own 4xx answer, routed, is not an error.
+- A call is an error when its status is 500 or more or the platform
+  refused it (an outcome ``refused:…``). Errors split by who caused them:
+  the provider (a status of 500 or more: the bank answered with one, timed
+  out, was unreachable or answered outside the standard, which the proxy
+  answers with 502 or 504) or the platform's refusal (the consent revoked,
+  the token invalid, the rate limit…, a 4xx). The bank's own answers are
+  not errors: 200 (``routed``) and its own 4xx passed on, such as an
+  unknown account (``bank_refused:404``).
 - Latency percentiles are by nearest rank: p95 is the smallest latency with
   at least 95 % of the calls at or under it. Computed in the database with
   window functions (``row_number`` and ``count`` over the group), so
@@ -32,9 +33,9 @@ import datetime
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import BigInteger, and_, case, func, literal_column, or_, select
+from sqlalchemy import BigInteger, and_, case, func, literal_column, not_, or_, select
 
-from registry.models import Participant, PublishedApi, RoutedCall
+from registry.models import BANK_REFUSED, ROUTED, Participant, PublishedApi, RoutedCall, answered_by_bank
 from senim import clock
 from senim.database import db
 
@@ -44,7 +45,6 @@ OFFSET_MS = 5 * 3_600_000
 MAX_DAYS = 366
 DEFAULT_DAYS = 30
 PERCENTILES = (50, 95, 99)
-ROUTED = "routed"
 MADE = "made"  # calls the participant made, as the API user
 RECEIVED = "received"  # calls made to the participant, as the provider
 
@@ -161,7 +161,8 @@ class Report:
 
 
 _PROVIDER_ERROR = RoutedCall.status >= 500
-_PLATFORM_REFUSAL = and_(RoutedCall.status < 500, RoutedCall.outcome != ROUTED)
+_ANSWERED = answered_by_bank(RoutedCall.outcome)
+_PLATFORM_REFUSAL = and_(RoutedCall.status < 500, not_(_ANSWERED))
 _COUNTS = (
     func.count(),
     func.sum(case((_PROVIDER_ERROR, 1), else_=0)),
@@ -173,9 +174,9 @@ def cause_of(status: int, outcome: str) -> str:
     """``provider``, ``platform`` (refused by the platform) or ``""`` (not an error)."""
     if status >= 500:
         return "provider"
-    if outcome != ROUTED:
-        return "platform"
-    return ""
+    if outcome == ROUTED or outcome.startswith(BANK_REFUSED):
+        return ""
+    return "platform"
 
 
 def _traffic(day_range: DayRange, participant_id: str | None) -> list:
@@ -305,7 +306,7 @@ def report(
 
     outcomes = db.session.execute(
         select(RoutedCall.outcome, RoutedCall.status, func.count())
-        .where(*where, or_(_PROVIDER_ERROR, RoutedCall.outcome != ROUTED))
+        .where(*where, or_(_PROVIDER_ERROR, not_(_ANSWERED)))
         .group_by(RoutedCall.outcome, RoutedCall.status)
     )
     by_outcome = sorted(

@@ -57,10 +57,10 @@ DEMO_ADJUSTMENT_REASON = "Refund: three balance calls answered with a stale bala
 #: (status, outcome, weight) of the demo calls: most answered, a few failing at the bank or refused.
 DEMO_OUTCOMES = (
     (200, "routed", 80),
-    (404, "routed", 4),
-    (500, "routed", 4),
-    (503, "routed", 2),
-    (504, "bank_timeout", 5),
+    (404, "bank_refused:404", 4),
+    (502, "refused:bank_status_500", 4),
+    (502, "refused:bank_status_503", 2),
+    (504, "refused:bank_timeout", 5),
     (403, "refused:consent_expired", 5),
 )
 

@@ -100,7 +100,9 @@ def test_a_provider_sets_a_price_and_sees_it_in_force_with_the_cap_and_on_the_sh
     assert answer.status_code == 303
     page = bank_finance.http.get(f"/registry/apis/{api.id}/tariffs").get_data(as_text=True)
     assert "4.75" in page and "5.00" in page and "The price is set" in page
-    showcase = app.test_client().get(f"/registry/showcase/{api.id}", base_url="http://senim.test")
+    showcase = app.test_client().get(
+        f"/registry/showcase/{api.id}", base_url="http://senim.test", headers={"Accept-Language": "en"}
+    )
     text = showcase.get_data(as_text=True)
     assert "Tariffs in force" in text and "4.75" in text and "free (no tariff)" in text
 

@@ -96,11 +96,12 @@ def test_provider_caused_failures_and_refusals_are_not_charged(app, clock, world
     set_tariff(world["altyn_api"].id, BALANCES, "10.00", "altyn-admin")
     at = int(clock.now()) + HOUR
     _to_altyn(world, at, count=2)
-    _to_altyn(world, at, count=1, status=404)  # the provider answered: charged
-    _to_altyn(world, at, count=3, status=500)
-    _to_altyn(world, at, count=2, status=503)
-    _to_altyn(world, at, count=4, status=504, outcome="bank_timeout")
-    _to_altyn(world, at, count=1, status=502, outcome="bank_unreachable")
+    _to_altyn(world, at, count=1, status=404, outcome="bank_refused:404")  # the bank answered: charged
+    _to_altyn(world, at, count=3, status=502, outcome="refused:bank_status_500")
+    _to_altyn(world, at, count=2, status=502, outcome="refused:bank_status_503")
+    _to_altyn(world, at, count=4, status=504, outcome="refused:bank_timeout")
+    _to_altyn(world, at, count=1, status=502, outcome="refused:bank_unavailable")
+    _to_altyn(world, at, count=1, status=502, outcome="refused:bank_answer_invalid")
     _to_altyn(world, at, count=5, status=403, outcome="refused:consent_revoked")
     _to_altyn(world, at, count=2, status=429, outcome="refused:rate_limited")
     calls(

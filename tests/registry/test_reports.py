@@ -74,8 +74,8 @@ def test_errors_split_into_the_providers_and_the_platforms_refusals(app, parties
     ids = {"api_user_id": parties["qarjy"], "provider_id": parties["altyn"]}
     for _ in range(6):
         call(noon, **ids)
-    call(noon, **ids, status=404)  # the bank's own 4xx, routed: not an error
-    call(noon, **ids, status=503, outcome="routed")  # the bank answered 5xx
+    call(noon, **ids, status=404, outcome="bank_refused:404")  # the bank's own 4xx: not an error
+    call(noon, **ids, status=502, outcome="refused:bank_status_503")  # the bank answered 5xx
     call(noon, **ids, status=504, outcome="refused:bank_timeout")
     call(noon, **ids, status=403, outcome="refused:consent_revoked")
     total = report(day_range("2025-03-10", "2025-03-10"), parties["qarjy"]).total
@@ -83,9 +83,9 @@ def test_errors_split_into_the_providers_and_the_platforms_refusals(app, parties
     assert total.error_rate == pytest.approx(0.3)
     rows = tables(report(day_range("2025-03-10", "2025-03-10"), parties["qarjy"]))["errors_by_outcome"].rows
     assert sorted(rows) == [
+        ("refused:bank_status_503", "provider", "502", "1", "10.00"),
         ("refused:bank_timeout", "provider", "504", "1", "10.00"),
         ("refused:consent_revoked", "platform", "403", "1", "10.00"),
-        ("routed", "provider", "503", "1", "10.00"),
     ]
 
 
