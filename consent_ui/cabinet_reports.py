@@ -18,9 +18,6 @@ customer, an account or a single call.
 
 from __future__ import annotations
 
-import csv
-import io
-
 from flask import Response, make_response, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 
@@ -30,6 +27,7 @@ from idp.consents.counts import consent_counts
 from registry import reports
 from registry.participants import get_participant
 from registry.reports import DayRange, ReportRangeError
+from registry.spreadsheet import csv_text
 from registry.staff import StaffMember, require_permission
 
 #: The columns' headings on the pages (the CSV keeps the keys, for machines).
@@ -167,22 +165,6 @@ def _say_range(refusal: ReportRangeError) -> object:
     return _l("Write the days as YYYY-MM-DD (for example 2025-03-01).")
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _csv_cell(cell: str) -> str:
-    # A name starting like a formula is not run by a spreadsheet (OWASP: CSV injection).
-    return "'" + cell if cell.startswith(_FORMULA_START) and not _is_number(cell) else cell
-
-
-def _is_number(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
-
-
 def _csv(participant_id: str | None, label: str) -> Response:
     """One table of the report as CSV (header: the column keys), or 400/404."""
     try:
@@ -195,12 +177,9 @@ def _csv(participant_id: str | None, label: str) -> Response:
     )
     if table is None:
         raise NotFound()
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(table.columns)
-    writer.writerows([_csv_cell(cell) for cell in row] for row in table.rows)
+    text = csv_text([table.columns, *table.rows])
     filename = f"senim-{label}-{name}-{day_range.first.isoformat()}-{day_range.last.isoformat()}.csv"
-    response = Response(out.getvalue(), mimetype="text/csv")
+    response = Response(text, mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 

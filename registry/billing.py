@@ -193,26 +193,51 @@ class PricedCalls:
         return self.calls * self.unit_price_tiyn
 
 
-def _price_segments(api_id: str, endpoint: str, period: Period) -> list[tuple[int, int, int]]:
-    """(from, until, price) in epoch milliseconds: the spans of ``period`` each tariff was in force.
-
-    The same rule as ``price_at``: the latest tariff to have started at or before a moment (the
-    latest recorded among those starting at one moment). Before the first tariff, calls are free."""
-    tariffs = db.session.execute(
-        select(Tariff.effective_from, Tariff.price_tiyn)
-        .where(Tariff.api_id == api_id, Tariff.endpoint == endpoint, Tariff.effective_from < period.ends_at)
-        .order_by(Tariff.effective_from, Tariff.created_at)
-    ).all()
+def _starts(rows: list) -> dict[int, int]:
+    """{moment: tiyn} of rows (effective_from, tiyn) ordered by start and recording: the later wins."""
     starts: dict[int, int] = {}
-    for effective_from, price in tariffs:
-        starts[effective_from] = price  # the later recorded wins, as in price_at
-    moments = sorted(starts)
+    for effective_from, tiyn in rows:
+        starts[effective_from] = tiyn
+    return starts
+
+
+def _in_force(starts: dict[int, int], moment: int) -> int | None:
+    begun = [start for start in starts if start <= moment]
+    return starts[max(begun)] if begun else None
+
+
+def _price_segments(api_id: str, endpoint: str, period: Period) -> list[tuple[int, int, int]]:
+    """(from, until, price) in epoch milliseconds: the spans of ``period`` with one price charged.
+
+    The price charged is the provider's tariff in force (the rule of ``price_at``: the latest to
+    have started at or before a moment, the latest recorded among those starting at one moment),
+    never above the regulator's cap in force at that moment (``cap_at``): a price a lowered cap
+    flagged is charged at the cap until the provider sets a new one. Before the first tariff,
+    calls are free."""
+    tariffs = _starts(
+        db.session.execute(
+            select(Tariff.effective_from, Tariff.price_tiyn)
+            .where(
+                Tariff.api_id == api_id, Tariff.endpoint == endpoint, Tariff.effective_from < period.ends_at
+            )
+            .order_by(Tariff.effective_from, Tariff.created_at)
+        ).all()
+    )
+    caps = _starts(
+        db.session.execute(
+            select(TariffCap.effective_from, TariffCap.cap_tiyn)
+            .where(TariffCap.endpoint == endpoint, TariffCap.effective_from < period.ends_at)
+            .order_by(TariffCap.effective_from, TariffCap.created_at)
+        ).all()
+    )
+    moments = sorted({max(m, period.starts_at) for m in (*tariffs, *caps)} | {period.starts_at})
     segments = []
-    for index, moment in enumerate(moments):
-        until = moments[index + 1] if index + 1 < len(moments) else period.ends_at
-        begin, end = max(moment, period.starts_at), min(until, period.ends_at)
-        if begin < end:
-            segments.append((begin * 1000, end * 1000, starts[moment]))
+    for index, begin in enumerate(moments):
+        end = moments[index + 1] if index + 1 < len(moments) else period.ends_at
+        price, cap = _in_force(tariffs, begin), _in_force(caps, begin)
+        if price is None or begin >= end:
+            continue
+        segments.append((begin * 1000, end * 1000, price if cap is None else min(price, cap)))
     return segments
 
 

@@ -9,13 +9,12 @@ carries the number and the total, for machines and tests that do not parse PDF t
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import UTC, datetime
 
 from registry.accreditation_certificate import certificate_font
 from registry.billing import ADJUSTMENT, KAZAKHSTAN, invoice_lines, settlement_of
 from registry.models import BillingPeriod, Invoice
+from registry.spreadsheet import csv_text
 from registry.tariffs import format_tenge
 
 CURRENCY = "KZT"
@@ -26,10 +25,7 @@ def _when(epoch: int) -> str:
 
 
 def _csv(rows: list[list[object]]) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerows(rows)
-    return out.getvalue().encode("utf-8")
+    return csv_text(rows).encode("utf-8")
 
 
 # -- the invoice ----------------------------------------------------------------------------------

@@ -7,7 +7,11 @@ read by ``parse_tenge``, which refuses anything it would have to round.
 - The operator sets the regulator's cap per endpoint, from a moment on
   (``set_cap``). A tariff above the cap in force at its start is refused.
   Lowering a cap flags every tariff in force or to come that is now above it
-  (``Tariff.above_cap_since``): the provider is told to set a new price.
+  (``Tariff.above_cap_since``): the provider is told to set a new price, and
+  until then calls are charged at the cap (``registry.billing`` never
+  charges above the cap in force at a call's time). A price within today's
+  cap but above a lower cap already set to start later is accepted and
+  flagged at once.
 - A provider sets a price per endpoint of its API, from a moment on
   (``set_tariff``); earlier prices stay (history), the one in force at a
   call's time prices the call (``price_at``).
@@ -143,17 +147,18 @@ def set_cap(endpoint: str, cap: object, actor: str, effective_from: int | None =
     db.session.add(row)
     db.session.flush()
     flagged = _flag_tariffs_above(row)
-    db.session.commit()
-    audit("billing.cap_set", endpoint=endpoint, cap_tiyn=row.cap_tiyn, by=row.set_by, flagged=len(flagged))
-    for tariff in flagged:
+    for tariff in flagged:  # in the same transaction as the cap and the flags
         api = get_api(tariff.api_id)
         notify_participant(
             api.provider_id,
             "tariff_above_cap",
             f"A price is above the regulator's new cap: {endpoint}",
             f"From {row.effective_from} the cap on {endpoint} is {format_tenge(row.cap_tiyn)} tenge; "
-            f"your price {format_tenge(tariff.price_tiyn)} tenge must be lowered.",
+            f"your price {format_tenge(tariff.price_tiyn)} tenge must be lowered (until then calls "
+            "are charged at the cap).",
         )
+    db.session.commit()
+    audit("billing.cap_set", endpoint=endpoint, cap_tiyn=row.cap_tiyn, by=row.set_by, flagged=len(flagged))
     return row
 
 
@@ -198,10 +203,28 @@ def set_tariff(
         set_by=_check_actor(actor),
         created_at=clock.now_int(),
     )
+    if _lower_cap_to_come(endpoint, start, price_tiyn):
+        tariff.above_cap_since = tariff.created_at  # within the cap now, above a lower one already set
     db.session.add(tariff)
     db.session.commit()
     audit("billing.tariff_set", api_id=api_id, endpoint=endpoint, price_tiyn=price_tiyn, by=tariff.set_by)
     return tariff
+
+
+def _lower_cap_to_come(endpoint: str, start: int, price_tiyn: int) -> bool:
+    """Whether a cap already set to start after ``start`` is below ``price_tiyn``."""
+    return (
+        db.session.scalar(
+            select(TariffCap.id)
+            .where(
+                TariffCap.endpoint == endpoint,
+                TariffCap.effective_from > start,
+                TariffCap.cap_tiyn < price_tiyn,
+            )
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def tariffs_of(api_id: str) -> list[Tariff]:

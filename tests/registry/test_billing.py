@@ -26,7 +26,7 @@ from registry.billing import (
 )
 from registry.billing_documents import invoice_csv, invoice_pdf, settlement_csv, settlement_pdf
 from registry.models import BillingPeriod, Invoice, InvoiceLine, SettlementLine
-from registry.tariffs import set_tariff
+from registry.tariffs import set_cap, set_tariff
 from senim.database import db
 from senim.demo import DEMO_BANKS
 from tests.support.billing import ACCOUNTS, BALANCES, calls
@@ -90,6 +90,16 @@ def test_calls_are_priced_by_the_tariff_in_force_at_their_time_across_a_change(a
     _to_altyn(world, SEPTEMBER.ends_at, count=5)  # October's
     priced = {(p.unit_price_tiyn, p.calls) for p in priced_calls(SEPTEMBER)}
     assert priced == {(1000, 5), (1250, 5)}
+
+
+def test_a_price_a_lowered_cap_flagged_is_charged_at_the_cap_from_the_caps_start(app, clock, world):
+    lowered = SEPTEMBER.starts_at + 10 * DAY
+    set_tariff(world["altyn_api"].id, BALANCES, "10.00", "altyn-admin")
+    set_cap(BALANCES, "8.00", "regulator", effective_from=lowered)  # flags the 10.00, which stays
+    _to_altyn(world, lowered - 1, count=2)  # before the cap: the price
+    _to_altyn(world, lowered, count=3)  # from the cap's first second: the cap
+    priced = {(p.unit_price_tiyn, p.calls) for p in priced_calls(SEPTEMBER)}
+    assert priced == {(1000, 2), (800, 3)}
 
 
 def test_provider_caused_failures_and_refusals_are_not_charged(app, clock, world):
@@ -357,23 +367,31 @@ def test_the_invoice_documents_show_the_lines_and_the_total_and_never_change(app
         reason="Қайтару, refund",
         actor="op",
     )
+    record_adjustment(
+        api_user_id=world["user"].id,
+        provider_id=world["dala"].id,
+        amount_tiyn=100,
+        reason='=HYPERLINK("https://evil.example","refund")',
+        actor="op",
+    )
     db.session.commit()
     _end_of_september(clock)
     close_period("2026-09", "operator")
     invoice = next(i for i in invoices_of_period("2026-09") if i.api_user_id == world["user"].id)
     pdf = invoice_pdf(invoice)
-    assert pdf.startswith(b"%PDF") and b"total 520.00 KZT" in pdf
+    assert pdf.startswith(b"%PDF") and b"total 521.00 KZT" in pdf
     clock._now += 40 * DAY
     assert invoice_pdf(invoice) == pdf  # made from the frozen rows and the closing time only
     rows = list(csv.reader(io.StringIO(invoice_csv(invoice).decode())))
     assert rows[0][:3] == ["line", "kind", "provider"]
-    assert rows[-1][1:2] == ["total"] and rows[-1][8] == "520.00"
+    assert rows[-1][1:2] == ["total"] and rows[-1][8] == "521.00"
     assert [
         rows[4][2],
         rows[4][1],
         rows[4][8],
         rows[4][9],
-    ] == ["Dala Банкі", "adjustment", "-2.25", "Қайтару, refund"]
+    ] == ["Dala Банкі", "adjustment", "-2.25", "Қайтару, refund"]  # a negative amount stays a number
+    assert rows[5][9] == '\'=HYPERLINK("https://evil.example","refund")'  # text, never a formula
     assert sum(int(r[8].replace(".", "")) for r in rows[1:-3]) == invoice.total_tiyn
 
 

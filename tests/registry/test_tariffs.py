@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 
 from registry.apis import add_api
+from registry.models import Tariff
 from registry.notifications import list_notifications
 from registry.tariffs import (
     BILLED_ENDPOINTS,
@@ -19,6 +20,7 @@ from registry.tariffs import (
     set_tariff,
     tariffs_of,
 )
+from senim.database import db
 from tests.support.staff import bank
 
 BALANCES = "GET /accounts/{AccountId}/balances"
@@ -74,7 +76,12 @@ def test_a_tariff_above_the_cap_is_refused_and_nothing_is_stored(app, api):
 
 def test_a_cap_applies_from_its_start(app, api, clock):
     set_cap(BALANCES, "5.00", "regulator", effective_from=int(clock.now()) + DAY)
-    set_tariff(api.id, BALANCES, "8.00", "provider-admin")  # before the cap starts
+    early = set_tariff(api.id, BALANCES, "8.00", "provider-admin")  # before the cap starts: accepted
+    assert early.above_cap_since is not None  # but flagged at once: above the cap to come
+    assert (
+        set_tariff(api.id, BALANCES, "5.00", "x", effective_from=int(clock.now()) + DAY).above_cap_since
+        is None
+    )
     with pytest.raises(AboveCap):
         set_tariff(api.id, BALANCES, "8.00", "provider-admin", effective_from=int(clock.now()) + DAY)
 
@@ -83,7 +90,9 @@ def test_lowering_the_cap_flags_tariffs_above_it_and_tells_the_provider(app, api
     tariff = set_tariff(api.id, BALANCES, "8.00", "provider-admin")
     other = set_tariff(api.id, "GET /accounts", "8.00", "provider-admin")
     set_cap(BALANCES, "5.00", "regulator")
-    assert tariff.above_cap_since is not None and other.above_cap_since is None
+    db.session.remove()  # what was committed, not what the session still holds
+    assert db.session.get(Tariff, tariff.id).above_cap_since is not None
+    assert db.session.get(Tariff, other.id).above_cap_since is None
     [note] = list_notifications(api.provider_id)
     assert note.kind == "tariff_above_cap" and "5.00" in note.body
 
