@@ -23,7 +23,7 @@ same total.
 from __future__ import annotations
 
 import uuid
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, DecimalException, InvalidOperation
 
 from sqlalchemy import select
 
@@ -44,6 +44,7 @@ BILLED_ENDPOINTS = (
 TIYN_PER_TENGE = 100
 MAX_PRICE_TIYN = 100_000_00  # 100,000 tenge a call: anything above is a typing error
 MAX_ACTOR = 64
+MAX_WRITTEN = 24  # characters of a written amount: more is never money
 
 
 class TariffError(ValueError):
@@ -59,13 +60,16 @@ def tenge_as_tiyn(text: object, error: type[ValueError] = TariffError) -> int:
     NaN/infinity and more than two decimals (never rounded). Callers check sign and size."""
     if not isinstance(text, (str, int, Decimal)) or isinstance(text, bool):
         raise error("an amount is written in tenge, e.g. 12.50")
+    written = str(text).strip().replace(" ", "").replace(",", ".")
+    if len(written) > MAX_WRITTEN:
+        raise error("an amount is at most a few digits of tenge")
     try:
-        amount = Decimal(str(text).strip().replace(" ", "").replace(",", "."))
-    except InvalidOperation:
+        amount = Decimal(written)
+        if not amount.is_finite():
+            raise InvalidOperation
+        tiyn = amount * TIYN_PER_TENGE
+    except DecimalException:  # garbage, NaN, infinity, an exponent too large to compute with
         raise error(f"not an amount of tenge: {str(text)[:20]}") from None
-    if not amount.is_finite():
-        raise error(f"not an amount of tenge: {str(text)[:20]}")
-    tiyn = amount * TIYN_PER_TENGE
     if tiyn != tiyn.to_integral_value():
         raise error("an amount has at most two decimals (tiyn)")
     return int(tiyn)

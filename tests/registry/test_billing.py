@@ -351,7 +351,9 @@ def test_adjustments_are_read_in_signed_tenge(text, tiyn):
     assert parse_adjustment(text) == tiyn
 
 
-@pytest.mark.parametrize("text", ["0", "-0.00", "1.005", "abc", "", 1.5, None, "NaN", "10000000.01", True])
+@pytest.mark.parametrize(
+    "text", ["0", "-0.00", "1.005", "abc", "", 1.5, None, "NaN", "10000000.01", True, "-1e999999", "1" * 40]
+)
 def test_adjustment_amounts_that_are_not_money_are_refused(text):
     with pytest.raises(BillingError):
         parse_adjustment(text)

@@ -42,7 +42,22 @@ def test_prices_are_read_in_tenge_and_kept_in_tiyn(text, tiyn):
 
 
 @pytest.mark.parametrize(
-    "text", [12.5, "12.505", "-1", "NaN", "Infinity", "abc", "", None, True, "100000.01"]
+    "text",
+    [
+        12.5,
+        "12.505",
+        "-1",
+        "NaN",
+        "Infinity",
+        "abc",
+        "",
+        None,
+        True,
+        "100000.01",
+        "1e999999",
+        "9" * 30,
+        "1E+999999999",
+    ],
 )
 def test_prices_that_would_need_rounding_or_are_not_money_are_refused(text):
     with pytest.raises(TariffError):
