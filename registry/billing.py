@@ -273,6 +273,11 @@ def priced_calls(period: Period) -> list[PricedCalls]:
 
 
 # -- closing a period ----------------------------------------------------------------------------------
+#: Seconds after a month's end before it can be closed: a call answered in the month's last moment
+#: is metered when its answer is sent, and another node's clock may be a little behind.
+CLOSING_GRACE = 600
+
+
 class PeriodNotEnded(BillingError):
     """The month has not ended yet (Kazakhstan time): it cannot be closed."""
 
@@ -300,9 +305,10 @@ def close_period(name: str, actor: str) -> BillingPeriod:
     if not isinstance(actor, str) or not 1 <= len(actor) <= 64:
         raise BillingError("who closes it must be said")
     now = clock.now_int()
-    if now < period.ends_at:
+    if now < period.ends_at + CLOSING_GRACE:
         raise PeriodNotEnded(
-            f"{period.name} has not ended yet (Kazakhstan time): it can be closed from its end"
+            f"{period.name} has not ended yet (Kazakhstan time): it can be closed "
+            f"{CLOSING_GRACE // 60} minutes after its end, once the calls of its last moments are recorded"
         )
     row = BillingPeriod(
         period=period.name,
@@ -433,8 +439,8 @@ def _participants(ids: set[str]) -> dict[str, Participant]:
 
 
 def close_previous_period(actor: str = "worker") -> BillingPeriod | None:
-    """The worker's round: close last month once it has ended; nothing (one lookup) if already closed."""
-    name = previous_period(clock.now_int())
+    """The worker's round: close last month once it has ended (and the grace); nothing (one lookup) if closed."""
+    name = previous_period(clock.now_int() - CLOSING_GRACE)
     if db.session.get(BillingPeriod, name) is not None:
         return None
     return close_period(name, actor)

@@ -21,7 +21,15 @@ import uuid
 from idp.staff_login import staff_origin
 from registry.apis import add_api
 from registry.appeal_models import Appeal
-from registry.billing import Period, close_period, invoices_of, period_bounds, period_of, previous_period
+from registry.billing import (
+    CLOSING_GRACE,
+    Period,
+    close_period,
+    invoices_of,
+    period_bounds,
+    period_of,
+    previous_period,
+)
 from registry.models import BillingAdjustment, Tariff
 from registry.staff import OPERATOR, invite
 from senim.database import db
@@ -132,9 +140,15 @@ def _last_month_invoiced(qarjy: str, altyn: str, last_month: Period) -> None:
 
 
 def _operator_closes_the_month(page, origin: str, live_server, month: Period) -> None:
-    """The month ends (the server's clock moves past it); the operator closes it in the console."""
-    live_server.clock.advance(month.ends_at + 1 - live_server.clock.now())
+    """The month ends and its grace passes (the server's clock moves on); the operator closes it in
+    the console, confirming with the passkey first (the sign-in is no longer fresh)."""
+    live_server.clock.advance(month.ends_at + CLOSING_GRACE + 1 - live_server.clock.now())
     page.click("nav.tabs >> text=Billing")
+    page.fill("#period", month.name)
+    page.click("text=Close the month")
+    page.wait_for_url(re.compile(r".*/registry/confirm\?next=.*"))
+    page.click("#passkey-sign-in")
+    page.wait_for_url(f"{origin}/registry/console/billing")
     page.fill("#period", month.name)
     page.click("text=Close the month")
     page.wait_for_url(f"{origin}/registry/console/billing")

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from registry.apis import add_api
 from registry.billing import (
+    CLOSING_GRACE,
     BillingError,
     PeriodNotEnded,
     close_period,
@@ -58,7 +59,7 @@ def _to_altyn(world, at, **kwargs):
 
 
 def _end_of_september(clock):
-    clock._now = SEPTEMBER.ends_at
+    clock._now = SEPTEMBER.ends_at + CLOSING_GRACE
 
 
 # -- periods -----------------------------------------------------------------------------------
@@ -153,13 +154,22 @@ def _september_with_calls(clock, world):
     )
 
 
-def test_a_month_cannot_be_closed_before_it_has_ended(app, clock, world):
-    clock._now = SEPTEMBER.ends_at - 1
-    with pytest.raises(PeriodNotEnded, match="has not ended"):
-        close_period("2026-09", "operator")
-    assert db.session.get(BillingPeriod, "2026-09") is None
-    clock._now = SEPTEMBER.ends_at
+def test_a_month_cannot_be_closed_before_it_has_ended_and_the_grace_has_passed(app, clock, world):
+    for before in (SEPTEMBER.ends_at - 1, SEPTEMBER.ends_at, SEPTEMBER.ends_at + CLOSING_GRACE - 1):
+        clock._now = before
+        with pytest.raises(PeriodNotEnded, match="has not ended"):
+            close_period("2026-09", "operator")
+        assert db.session.get(BillingPeriod, "2026-09") is None
+    clock._now = SEPTEMBER.ends_at + CLOSING_GRACE
     assert close_period("2026-09", "operator").period == "2026-09"
+
+
+def test_a_call_of_the_months_last_moment_metered_after_its_end_is_on_its_invoice(app, clock, world):
+    set_tariff(world["altyn_api"].id, BALANCES, "10.00", "altyn-admin")
+    clock._now = SEPTEMBER.ends_at + 2  # the answer sent two seconds after midnight
+    _to_altyn(world, SEPTEMBER.ends_at - 1, count=1)  # its time: the month's last second
+    _end_of_september(clock)
+    assert close_period("2026-09", "operator").total_tiyn == 1000
 
 
 def test_an_invoice_per_api_user_whose_totals_are_the_sum_of_its_priced_calls(app, clock, world):
@@ -282,7 +292,7 @@ def test_adjustments_land_on_the_next_period_closed_with_their_reason_only_once(
     ]
     assert adjustments == [(world["altyn"].id, -1500, "Refund: stale balances returned")]
     assert invoice.adjustments_tiyn == -1500 and invoice.total_tiyn == invoice.calls_tiyn - 1500
-    clock._now = period_bounds("2026-10").ends_at
+    clock._now = period_bounds("2026-10").ends_at + CLOSING_GRACE
     october = close_period("2026-10", "operator")
     [october_invoice] = invoices_of_period("2026-10")
     [line] = invoice_lines(october_invoice.id)
@@ -323,8 +333,8 @@ def test_an_empty_month_closes_into_no_invoices(app, clock, world):
 
 def test_the_worker_closes_last_month_once_it_has_ended_and_then_does_nothing(app, clock, world):
     _september_with_calls(clock, world)
-    clock._now = SEPTEMBER.ends_at - 1
-    assert close_previous_period().period == "2026-08"  # September has not ended: August is last month
+    clock._now = SEPTEMBER.ends_at + CLOSING_GRACE - 1
+    assert close_previous_period().period == "2026-08"  # September's grace has not passed: August
     assert db.session.get(BillingPeriod, "2026-09") is None
     clock._now = SEPTEMBER.ends_at + 5 * HOUR
     closed = close_previous_period()
@@ -369,6 +379,7 @@ def test_the_invoice_documents_show_the_lines_and_the_total_and_never_change(app
         reason="Қайтару, refund",
         actor="op",
     )
+    clock._now += 1  # lines in the order recorded
     record_adjustment(
         api_user_id=world["user"].id,
         provider_id=world["dala"].id,
