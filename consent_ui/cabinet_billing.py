@@ -18,10 +18,12 @@ The documents are the frozen rows of a closed period (``registry.billing``,
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime
 
 from flask import Response, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import IntegrityError
 
 from consent_ui.cabinet_apis import _visible_api
 from consent_ui.staff_pages import (
@@ -36,7 +38,7 @@ from consent_ui.staff_pages import (
 from registry import billing
 from registry import billing_documents as documents
 from registry.apis import ApiRegistryError
-from registry.models import BillingPeriod, Invoice
+from registry.models import BillingAdjustment, BillingPeriod, Invoice
 from registry.participants import get_participant, list_participants
 from registry.staff import StaffMember, require_permission
 from registry.tariffs import (
@@ -244,6 +246,7 @@ def console_billing(member: StaffMember) -> str:
         participants=list_participants(),
         names={p.id: p.name for p in list_participants()},
         last_month=billing.previous_period(clock.now_int()),
+        new_adjustment_id=str(uuid.uuid4()),  # a repeated submission of the form records it once
         may_close=member.may("close_billing_periods"),
     )
 
@@ -269,14 +272,21 @@ def record_adjustment_page(member: StaffMember) -> Response:
     form = request.form
 
     def record() -> None:
-        billing.record_adjustment(
-            api_user_id=form.get("api_user_id", ""),
-            provider_id=form.get("provider_id", ""),
-            amount_tiyn=billing.parse_adjustment(form.get("amount", "")),
-            reason=form.get("reason", ""),
-            actor=_actor(member),
-        )
-        db.session.commit()
+        adjustment_id = form.get("adjustment_id") or None
+        try:
+            billing.record_adjustment(
+                api_user_id=form.get("api_user_id", ""),
+                provider_id=form.get("provider_id", ""),
+                amount_tiyn=billing.parse_adjustment(form.get("amount", "")),
+                reason=form.get("reason", ""),
+                actor=_actor(member),
+                adjustment_id=adjustment_id,
+            )
+            db.session.commit()
+        except IntegrityError:  # the same form submitted twice at once: the first one is stored
+            db.session.rollback()
+            if adjustment_id is None or db.session.get(BillingAdjustment, adjustment_id) is None:
+                raise
 
     return act_then_return(
         record,

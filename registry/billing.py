@@ -77,11 +77,22 @@ def record_adjustment(
     reason: str,
     actor: str,
     appeal_id: str | None = None,
+    adjustment_id: str | None = None,
 ) -> BillingAdjustment:
     """A correction (signed tiyn: negative credits the API user) for the next period closed.
 
     Added to the caller's session and flushed, not committed: a dispute's resolution and its
-    adjustment are stored together or not at all."""
+    adjustment are stored together or not at all. ``adjustment_id`` (a UUID the form was given)
+    makes a repeated submission record nothing more: the adjustment already stored is returned
+    (two at the very same moment: the second fails on the key, ``IntegrityError``)."""
+    if adjustment_id is not None:
+        try:
+            adjustment_id = str(uuid.UUID(adjustment_id))
+        except (ValueError, TypeError, AttributeError):
+            raise BillingError("the form is not one Senim gave: reload the page") from None
+        stored = db.session.get(BillingAdjustment, adjustment_id)
+        if stored is not None:
+            return stored
     if not isinstance(amount_tiyn, int) or isinstance(amount_tiyn, bool) or amount_tiyn == 0:
         raise BillingError("an adjustment is a whole, non-zero number of tiyn")
     if abs(amount_tiyn) > MAX_ADJUSTMENT_TIYN:
@@ -97,7 +108,7 @@ def record_adjustment(
         if get_participant(participant_id) is None:
             raise BillingError(f"no participant {participant_id}")
     adjustment = BillingAdjustment(
-        id=str(uuid.uuid4()),
+        id=adjustment_id or str(uuid.uuid4()),
         api_user_id=api_user_id,
         provider_id=provider_id,
         amount_tiyn=amount_tiyn,
@@ -107,7 +118,7 @@ def record_adjustment(
         created_at=clock.now_int(),
     )
     db.session.add(adjustment)
-    db.session.flush()
+    db.session.flush()  # two submissions at once: the second fails here (the id is the key)
     audit(
         "billing.adjustment_recorded",
         adjustment_id=adjustment.id,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 
@@ -223,6 +224,27 @@ def test_an_operator_records_an_adjustment_for_the_next_period(app, month, op):
         None,
     )
     assert "Refund of 2 calls" in op.http.get("/registry/console/billing").get_data(as_text=True)
+
+
+def test_the_adjustment_form_submitted_twice_records_it_once(app, month, op):
+    page = op.http.get("/registry/console/billing").get_data(as_text=True)
+    [form_id] = re.findall(r'name="adjustment_id" value="([0-9a-f-]{36})"', page)
+    form = {
+        "api_user_id": month["user"].id,
+        "provider_id": month["altyn"].id,
+        "amount": "-20.00",
+        "reason": "Refund of 2 calls",
+        "adjustment_id": form_id,
+    }
+    for _twice in range(2):
+        answer = op.post_form("/registry/console/billing/adjustments", form, "/registry/console/billing")
+        assert answer.status_code == 303
+    assert [a.id for a in pending_adjustments()] == [form_id]
+    forged = op.post_form(
+        "/registry/console/billing/adjustments", {**form, "adjustment_id": "x"}, "/registry/console/billing"
+    )
+    assert "not one Senim gave" in op.http.get(forged.headers["Location"]).get_data(as_text=True)
+    assert len(pending_adjustments()) == 1
 
 
 @pytest.mark.parametrize(
