@@ -16,8 +16,11 @@ appeal that is not the member's to see is "not found".
 
 from __future__ import annotations
 
-from flask import Response, flash, make_response, redirect, render_template, request, url_for
+import hashlib
+
+from flask import Response, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
+from limits import parse_many
 
 from consent_ui.staff_pages import (
     UPLOAD_LIMITS,
@@ -31,7 +34,6 @@ from consent_ui.staff_pages import (
 from registry import appeals
 from registry import participants as participant_registry
 from registry.appeals import Actor
-from registry.models import BillingAdjustment
 from registry.staff import StaffMember, require_permission, staff_of
 from registry.tariffs import format_tenge
 from senim import clock
@@ -40,6 +42,13 @@ from senim.database import db
 #: The attachments of one appeal, with the form around them.
 MAX_APPEAL_UPLOAD = appeals.MAX_ATTACHMENTS * appeals.MAX_ATTACHMENT_BYTES + 256 * 1024
 UPLOAD_LIMITS["staff_ui.file_appeal"] = MAX_APPEAL_UPLOAD
+#: Appeals filed per account (a staff member, a customer), counted in the app's Flask-Limiter
+#: storage; per client IP, RATE_LIMITS in staff_pages and login_pages.
+ACCOUNT_FILING_LIMITS = "5 per minute; 20 per hour"
+FILING_TOO_FAST = _l("Too many appeals sent from your account in a short time. Please wait and try again.")
+TOO_MANY_OPEN = _l(
+    "You have %(count)s appeals that are not closed: close the settled ones before filing another."
+)
 
 CATEGORY_WORDS = {
     "question": _l("Question"),
@@ -103,6 +112,22 @@ def _appeal(member: StaffMember, appeal_id: str) -> tuple[appeals.Appeal, str]:
         raise NotFound() from None
 
 
+def filing_allowed(account: str) -> bool:
+    """Counts one filing of ``account`` ("staff:<id>", "customer:<IIN>"); False once over
+    ``ACCOUNT_FILING_LIMITS``. The key is hashed: no IIN reaches the limiter's storage."""
+    limiter = current_app.extensions["senim.limiter"].limiter
+    key = hashlib.sha256(account.encode()).hexdigest()
+    # every window counts the attempt (no short-circuit)
+    return all([limiter.hit(item, "appeal-filing", key) for item in parse_many(ACCOUNT_FILING_LIMITS)])
+
+
+def refusal_words(refusal: appeals.AppealError) -> str:
+    """A filing's refusal in the page's language where the pages word it, else as the rules say."""
+    if isinstance(refusal, appeals.TooManyOpenAppeals):
+        return str(TOO_MANY_OPEN % {"count": appeals.MAX_OPEN_PER_FILER})
+    return str(refusal)
+
+
 def _names() -> dict[str, str]:
     return {p.id: p.name for p in participant_registry.list_participants()}
 
@@ -151,6 +176,11 @@ def file_appeal(member: StaffMember) -> Response:
         raise NotFound()
     require_permission(member, "file_appeals")
     form = request.form
+    keep = {k: form.get(k, "") for k in ("category", "subject", "interaction_id", "consent_id")}
+    back = url_for("staff_ui.new_appeal", **{k: v for k, v in keep.items() if v})
+    if not filing_allowed(f"staff:{member.id}"):
+        flash(str(FILING_TOO_FAST), "error")
+        return redirect(back, code=303)
     files = [
         appeals.Attachment(filename=f.filename or "attachment", content=f.read())
         for f in request.files.getlist("attachments")
@@ -170,9 +200,8 @@ def file_appeal(member: StaffMember) -> Response:
         )
     except appeals.AppealError as refusal:
         db.session.rollback()
-        flash(str(refusal), "error")
-        keep = {k: form.get(k, "") for k in ("category", "subject", "interaction_id", "consent_id")}
-        return redirect(url_for("staff_ui.new_appeal", **{k: v for k, v in keep.items() if v}), code=303)
+        flash(refusal_words(refusal), "error")
+        return redirect(back, code=303)
     flash(str(_l("Appeal %(number)s is filed.", number=appeal.number)))
     return redirect(_back(appeal.id), code=303)
 
@@ -195,7 +224,8 @@ def appeal_page(member: StaffMember, appeal_id: str) -> str:
         moves=[to for to in moves if to != appeals.RESOLVED],
         may_resolve=appeals.RESOLVED in moves,
         may_comment=appeal.status != appeals.CLOSED and appeals.may_speak(Actor.of_staff(member), side),
-        adjustment=db.session.get(BillingAdjustment, appeal.adjustment_id) if appeal.adjustment_id else None,
+        # the one a dispute moves money with (kept through reopenings; a second amount is refused)
+        adjustment=appeals.recorded_adjustment(appeal.id),
         tenge=format_tenge,
         outcomes=appeals.OUTCOMES,
         overdue=appeal.status in appeals.OPEN_STATUSES and appeal.deadline_at < _now(),

@@ -17,10 +17,13 @@ from consent_ui.cabinet_appeals import (
     ACTION_WORDS,
     APPEAL_STATUS_WORDS,
     CATEGORY_WORDS,
+    FILING_TOO_FAST,
     OUTCOME_WORDS,
     SIDE_WORDS,
     TEAM_WORDS,
     attachment_download,
+    filing_allowed,
+    refusal_words,
 )
 from consent_ui.cabinet_pages import _cabinet_page, _signed_in
 from consent_ui.login_pages import UPLOAD_LIMITS, bp
@@ -91,10 +94,26 @@ def customer_new_appeal() -> Response:
     )
 
 
+def _form_refused(iin: str, status: int, refusal: str) -> Response:
+    return _cabinet_page(
+        "consent_ui/cabinet_appeal_new.html",
+        status,
+        consents=consents_of_customer(iin),
+        categories=appeals.CUSTOMER_CATEGORIES,
+        chosen_consent=request.form.get("consent_id", ""),
+        refusal=refusal,
+        max_attachments=appeals.MAX_ATTACHMENTS,
+        max_mb=appeals.MAX_ATTACHMENT_BYTES // (1024 * 1024),
+        signed_in=True,
+    )
+
+
 @bp.post("/cabinet/appeals")
 def customer_file_appeal() -> Response:
     _session, iin = _signed_in()
     form = request.form
+    if not filing_allowed(f"customer:{iin}"):
+        return _form_refused(iin, 429, str(FILING_TOO_FAST))
     files = [
         appeals.Attachment(filename=f.filename or "attachment", content=f.read())
         for f in request.files.getlist("attachments")
@@ -111,17 +130,7 @@ def customer_file_appeal() -> Response:
         )
     except appeals.AppealError as refusal:
         db.session.rollback()
-        return _cabinet_page(
-            "consent_ui/cabinet_appeal_new.html",
-            400,
-            consents=consents_of_customer(iin),
-            categories=appeals.CUSTOMER_CATEGORIES,
-            chosen_consent=form.get("consent_id", ""),
-            refusal=str(refusal),
-            max_attachments=appeals.MAX_ATTACHMENTS,
-            max_mb=appeals.MAX_ATTACHMENT_BYTES // (1024 * 1024),
-            signed_in=True,
-        )
+        return _form_refused(iin, 400, refusal_words(refusal))
     return _page_of(appeal.id, filed="1")
 
 

@@ -73,6 +73,8 @@ RATE_LIMITS = {
     "consent_ui.face_submit": "6 per minute; 40 per hour",
     "consent_ui.otp_submit": "10 per minute",
     "consent_ui.otp_resend": "3 per minute; 20 per hour",
+    # an appeal may carry 10 MiB of attachments (per account: consent_ui.cabinet_appeals)
+    "consent_ui.customer_file_appeal": "10 per minute; 60 per hour",
 }
 
 #: The camera script's timeline (milliseconds from the moment the camera

@@ -51,11 +51,13 @@ from senim.database import db
 
 bp = Blueprint("staff_ui", __name__, url_prefix="/registry", template_folder="templates")
 
-#: Per client IP (Flask-Limiter): sign-in attempts and invitation links.
+#: Per client IP (Flask-Limiter): sign-in attempts, invitation links and filing appeals (each
+#: may carry 10 MiB of attachments; per account: consent_ui.cabinet_appeals).
 RATE_LIMITS = {
     "staff_ui.sign_in_with_code": "10 per minute; 60 per hour",
     "staff_ui.sign_in_with_passkey": "20 per minute",
     "staff_ui.join_page": "20 per minute",
+    "staff_ui.file_appeal": "10 per minute; 60 per hour",
 }
 
 ROLE_WORDS = {

@@ -25,7 +25,14 @@ yours".
 looked up through ``registry.appeal_links`` (the proxy registers the lookup).
 
 **Deadlines**: ``run_appeal_deadlines`` (a round of the worker) reminds once
-at 80% of the SLA and escalates once after the deadline.
+at 80% of the SLA (counted back from the current deadline, so a reopened
+appeal's from its reopening) and escalates once after the deadline.
+
+**Concurrency**: every status change is claimed by one conditional UPDATE
+(``... WHERE id = :id AND status = :seen``): of two requests that read the
+same status, one moves it and the other is refused (``AppealChanged``) with
+nothing written. A dispute moves money once: a second resolution with an
+amount is refused once an adjustment is recorded for it.
 
 Neither texts, comments nor attachments reach the log: audit events carry
 ids, categories and statuses only.
@@ -40,15 +47,17 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from registry.accreditation import check_filename
 from registry.appeal_links import LinkedCall, LinkedConsent, appeal_links
 from registry.appeal_models import Appeal, AppealAttachment, AppealEvent
 from registry.billing import BillingError, parse_adjustment, record_adjustment
-from registry.models import ApiSubscription, PublishedApi
+from registry.models import ApiSubscription, BillingAdjustment, PublishedApi
 from registry.notifications import notify_participant
 from registry.participants import get_participant
 from registry.staff import StaffMember, require_permission
+from registry.tariffs import format_tenge
 from senim import clock
 from senim.audit import audit
 from senim.database import db
@@ -139,6 +148,9 @@ MAX_COMMENT = 5000
 MAX_REASON = 1000
 MAX_ATTACHMENTS = 5
 MAX_ATTACHMENT_BYTES = 2 * 1024 * 1024
+#: Appeals one filer (a staff member, or a customer) may have that are not closed: with the
+#: pages' rate limits, what bounds the attachments one account stores.
+MAX_OPEN_PER_FILER = 20
 #: The file types taken, by their first bytes (never by the declared type or the name).
 SIGNATURES = (
     (b"%PDF-", "application/pdf"),  # ISO 32000-1 §7.5.2
@@ -169,6 +181,14 @@ class TransitionNotAllowed(AppealError):
 
 class ResolutionRequired(AppealError):
     """A resolution lacks what it needs (a dispute's outcome, a reason, an amount)."""
+
+
+class AppealChanged(AppealError):
+    """Another request changed the appeal's status after this one read it: nothing is written."""
+
+
+class TooManyOpenAppeals(AppealError):
+    """The filer already has ``MAX_OPEN_PER_FILER`` appeals that are not closed."""
 
 
 # -- who acts ----------------------------------------------------------------------------------------
@@ -261,6 +281,26 @@ def check_filer(actor: Actor) -> Actor:
     if not actor.customer_iin:
         raise AppealError("who files must be said")
     return actor
+
+
+def open_appeals_of_filer(actor: Actor) -> int:
+    """How many appeals the filing account (the staff member, or the customer) has not closed."""
+    mine = (
+        Appeal.filer_staff_id == actor.staff.id
+        if actor.staff is not None
+        else Appeal.filer_customer_iin == actor.customer_iin
+    )
+    query = select(func.count()).select_from(Appeal).where(mine, Appeal.status != CLOSED)
+    return db.session.scalar(query) or 0
+
+
+def check_open_appeals(actor: Actor) -> None:
+    """At most ``MAX_OPEN_PER_FILER`` appeals not closed per filer (each may carry 10 MiB)."""
+    if open_appeals_of_filer(actor) >= MAX_OPEN_PER_FILER:
+        raise TooManyOpenAppeals(
+            f"you have {MAX_OPEN_PER_FILER} appeals that are not closed: close the settled ones"
+            " before filing another"
+        )
 
 
 def _is_party_to_consent(actor: Actor, consent: LinkedConsent) -> bool:
@@ -451,6 +491,7 @@ def file_appeal(
 ) -> Appeal:
     """A new appeal, routed by its category, with its SLA deadline; committed."""
     check_filer(actor)
+    check_open_appeals(actor)
     check_category(category, actor)
     subject = _tidy(subject, MAX_SUBJECT, "a subject", one_line=True)
     text = _tidy(text, MAX_TEXT, "the text")
@@ -633,14 +674,37 @@ def comment(actor: Actor, appeal_id: str, text: str) -> AppealEvent:
     return event
 
 
+def claim_status(appeal: Appeal, to_status: str, now: int) -> str:
+    """Move ``appeal`` from the status it was read in to ``to_status`` with one conditional UPDATE
+    (``WHERE id = :id AND status = :seen``); the status it was read in.
+
+    If another request changed the status meanwhile, no row matches: the session is rolled back
+    (nothing this request wrote is kept) and ``AppealChanged`` raised. On PostgreSQL the UPDATE
+    waits for a concurrent one's transaction and then re-reads the row; on SQLite writers take
+    turns. Either way one of two requests that read the same status moves it."""
+    seen = appeal.status
+    claimed = db.session.execute(
+        update(Appeal)
+        .where(Appeal.id == appeal.id, Appeal.status == seen)
+        .values(status=to_status, status_changed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        db.session.rollback()
+        raise AppealChanged("the appeal was changed meanwhile: reload it")
+    # the row holds them already: the object agrees without writing them again
+    set_committed_value(appeal, "status", to_status)
+    set_committed_value(appeal, "status_changed_at", now)
+    return seen
+
+
 def _move(
     appeal: Appeal, to_status: str, actor: str, side: str, action: str, text: str | None = None
 ) -> None:
-    from_status = appeal.status
-    appeal.status = to_status
-    appeal.status_changed_at = clock.now_int()
+    now = clock.now_int()
+    from_status = claim_status(appeal, to_status, now)
     if to_status == CLOSED:
-        appeal.closed_at = appeal.status_changed_at
+        appeal.closed_at = now
     _record(appeal, actor, side, action, from_status=from_status, to_status=to_status, text=text)
 
 
@@ -665,12 +729,12 @@ def change_status(actor: Actor, appeal_id: str, to_status: str, reason: str = ""
         if reopening
         else (reason or "").strip()[:MAX_REASON] or None
     )
+    _move(appeal, to_status, actor.label, side, "reopened" if reopening else "status_changed", text)
     if reopening:
         # the SLA runs again from the reopening; a new reminder and escalation may follow
         route = ROUTES[appeal.category]
         appeal.deadline_at = clock.now_int() + route.sla_seconds
         appeal.reminded_at = appeal.escalated_at = appeal.closed_at = None
-    _move(appeal, to_status, actor.label, side, "reopened" if reopening else "status_changed", text)
     db.session.commit()
     audit("appeal.status_changed", appeal_id=appeal.id, to_status=to_status, side=side, by=actor.label)
     return appeal
@@ -687,7 +751,7 @@ def assign(actor: Actor, appeal_id: str, assignee_id: str) -> Appeal:
         raise AppealError("an appeal is assigned to an active operator")
     appeal.assignee_id = assignee.id
     _record(appeal, actor.label, side, "assigned", text=assignee.name)
-    if appeal.status == NEW:
+    if appeal.status == NEW:  # if it was moved meanwhile, the claim rolls all of this back
         _move(appeal, IN_PROGRESS, actor.label, side, "status_changed")
     db.session.commit()
     audit("appeal.assigned", appeal_id=appeal.id, assignee_id=assignee.id, by=actor.label)
@@ -732,19 +796,36 @@ def check_resolution(appeal: Appeal, resolution: Resolution) -> tuple[str, str |
     return summary, outcome, -tiyn if resolution.direction == REFUND else tiyn
 
 
+def recorded_adjustment(appeal_id: str) -> BillingAdjustment | None:
+    """The billing adjustment already recorded for this appeal (a dispute moves money once)."""
+    query = select(BillingAdjustment).where(BillingAdjustment.appeal_id == appeal_id)
+    return db.session.scalars(query.order_by(BillingAdjustment.created_at, BillingAdjustment.id)).first()
+
+
 def resolve(actor: Actor, appeal_id: str, resolution: Resolution) -> Appeal:
     """The handler resolves the appeal: the resolution and its billing adjustment (if money moves)
-    are written in one transaction; a refused adjustment leaves the appeal as it was."""
+    are written in one transaction; a refused adjustment leaves the appeal as it was.
+
+    The status is claimed first (``claim_status``): of two resolutions sent at once, one is
+    stored. A dispute moves money once: resolved again after a reopening, it keeps the adjustment
+    already recorded, and a new amount is refused (a further correction is made in Billing)."""
     appeal, side = get_appeal(actor, appeal_id)
     _may_speak(actor, side)
     check_transition(appeal, RESOLVED, side)
     summary, outcome, tiyn = check_resolution(appeal, resolution)
     try:
+        _move(appeal, RESOLVED, actor.label, side, "resolved", summary)
+        # after the claim: a concurrent resolution of this appeal is refused, or already committed
+        earlier = recorded_adjustment(appeal.id)
+        if earlier is not None and tiyn is not None:
+            raise ResolutionRequired(
+                f"this dispute's adjustment of {format_tenge(earlier.amount_tiyn)} KZT is already"
+                " recorded; a further correction is an adjustment in Billing, with its reason"
+            )
         appeal.outcome = outcome
         appeal.resolution = summary
-        appeal.adjustment_id = None
+        appeal.adjustment_id = earlier.id if earlier is not None else None
         appeal.resolved_at = clock.now_int()
-        _move(appeal, RESOLVED, actor.label, side, "resolved", summary)
         adjustment = None
         if tiyn is not None:
             call = appeal_links().routed_call_by_id(appeal.routed_call_id) if appeal.routed_call_id else None
@@ -817,7 +898,10 @@ def run_appeal_deadlines() -> DeadlineRound:
         .execution_options(populate_existing=True)
     ).all()
     for appeal in candidates:
-        remind_from = appeal.created_at + int(REMIND_AT * (appeal.deadline_at - appeal.created_at))
+        # 80% of the SLA counted back from the current deadline: a reopened appeal's SLA runs
+        # from its reopening, not from its filing
+        sla = ROUTES[appeal.category].sla_seconds
+        remind_from = appeal.deadline_at - sla + int(REMIND_AT * sla)
         if appeal.reminded_at is None and now >= remind_from and _claim(appeal.id, "reminded_at", now):
             _record(appeal, SYSTEM, SYSTEM, "reminded", text=f"deadline {appeal.deadline_at}")
             if appeal.addressed_to_id is not None:

@@ -216,6 +216,58 @@ def test_the_filer_cannot_skip_the_workflow(app, cast):
     assert _only_appeal().status == "new"
 
 
+def test_a_reopened_dispute_shows_its_adjustment_and_takes_no_second_amount(app, cast):
+    user = cast["user"]
+    _file(user)
+    appeal = _only_appeal()
+    staff = operator(app)
+    refund = {"outcome": "upheld", "summary": "Refunded.", "amount": "12.50", "direction": "refund"}
+    staff.post_form(f"/registry/appeals/{appeal.id}/resolve", refund, csrf_from="/registry/console/appeals")
+    user.post_form(
+        f"/registry/appeals/{appeal.id}/status",
+        {"to": "in_progress", "reason": "Three calls were billed twice"},
+        csrf_from="/registry/appeals",
+    )
+    page = staff.http.get(f"/registry/appeals/{appeal.id}").get_data(as_text=True)
+    form = page.split('id="resolve"')[1]
+    assert "A billing adjustment is already recorded for this dispute" in form
+    assert "Refund to the API user: 12.50 tenge" in form and 'name="amount"' not in form
+    again = staff.post_form(
+        f"/registry/appeals/{appeal.id}/resolve",
+        {**refund, "amount": "25"},
+        csrf_from="/registry/console/appeals",
+    )
+    refused = staff.http.get(again.headers["Location"]).get_data(as_text=True)
+    assert "adjustment of -12.50 KZT is already recorded" in refused
+    db.session.expire_all()
+    assert _only_appeal().status == "in_progress"
+    assert db.session.scalar(select(func.count()).select_from(BillingAdjustment)) == 1
+
+
+def test_filing_is_limited_per_account_and_per_network(app, cast):
+    user, provider = cast["user"], cast["provider"]
+    question = {"category": "question", "interaction_id": ""}
+    assert [_file(user, **question).status_code for _ in range(5)] == [303] * 5
+    limited = _file(user, **question)  # the account's 5 a minute
+    assert limited.status_code == 303 and "/registry/appeals/new" in limited.headers["Location"]
+    page = user.http.get(limited.headers["Location"]).get_data(as_text=True)
+    assert "Too many appeals sent from your account in a short time" in page
+    assert db.session.scalar(select(func.count()).select_from(Appeal)) == 5
+    # another account on the same network files on, up to the network's 10 a minute
+    assert [_file(provider, **question).status_code for _ in range(4)] == [303] * 4
+    assert _file(cast["outsider"], **question).status_code == 429
+    assert db.session.scalar(select(func.count()).select_from(Appeal)) == 9
+
+
+def test_a_filer_over_the_cap_of_appeals_not_closed_is_told_why(app, cast, monkeypatch):
+    monkeypatch.setattr(appeals, "MAX_OPEN_PER_FILER", 1)
+    _file(cast["user"], category="question", interaction_id="")
+    refused = _file(cast["user"], category="question", interaction_id="")
+    page = cast["user"].http.get(refused.headers["Location"]).get_data(as_text=True)
+    assert "You have 1 appeals that are not closed: close the settled ones before filing another" in page
+    assert db.session.scalar(select(func.count()).select_from(Appeal)) == 1
+
+
 # -- the customer's cabinet -------------------------------------------------------------------------
 @pytest.fixture
 def customer_cabinet(app, api_user, clock):
@@ -311,6 +363,22 @@ def test_a_customer_cannot_link_another_customers_consent_or_see_their_appeal(ap
         f"/cabinet/appeals/{appeal.id}/status", data={"csrf_token": csrf_token(page), "to": "closed"}
     )
     assert moved.status_code == 404
+
+
+def test_a_customer_is_limited_per_account_and_by_the_cap(app, customer_cabinet, monkeypatch):
+    cabinet, _consent_id = customer_cabinet
+    monkeypatch.setattr(appeals, "MAX_OPEN_PER_FILER", 1)
+    form = cabinet.http.get("/cabinet/appeals/new").get_data(as_text=True)
+    question = {"csrf_token": csrf_token(form), "category": "question", "subject": "?", "text": "?"}
+    assert cabinet.http.post("/cabinet/appeals", data=question).status_code == 303
+    over = cabinet.http.post("/cabinet/appeals", data=question)
+    assert over.status_code == 400 and "appeals that are not closed" in over.get_data(as_text=True)
+    statuses = [cabinet.http.post("/cabinet/appeals", data=question).status_code for _ in range(4)]
+    assert statuses == [400, 400, 400, 429]  # the account's 5 a minute, refused ones too
+    assert "Too many appeals sent from your account" in cabinet.http.post(
+        "/cabinet/appeals", data=question
+    ).get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(Appeal)) == 1
 
 
 def test_the_appeal_pages_need_a_signed_in_customer(app, http):

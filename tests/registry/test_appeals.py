@@ -3,13 +3,16 @@ resolutions with their billing adjustment, access, links and attachments."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, update
 
 from registry import appeals
 from registry.appeal_models import Appeal, AppealEvent
 from registry.appeals import (
     Actor,
+    AppealChanged,
     AppealError,
     AppealNotFound,
     Attachment,
@@ -17,6 +20,7 @@ from registry.appeals import (
     LinkRefused,
     Resolution,
     ResolutionRequired,
+    TooManyOpenAppeals,
     TransitionNotAllowed,
 )
 from registry.billing import BillingError
@@ -193,6 +197,22 @@ def test_a_resolved_appeal_is_neither_reminded_nor_escalated(world, clock):
     assert appeals.run_appeal_deadlines() == appeals.DeadlineRound(reminded=[], escalated=[])
 
 
+def test_a_reopened_appeal_is_reminded_at_80_percent_of_its_new_sla_not_of_its_filing(world, clock):
+    fintech = world["fintech"]
+    appeal = appeals.file_appeal(fintech, category="question", subject="Limits?", text="…")  # 3 days
+    clock.advance(3600)
+    appeals.resolve(world["operator"], appeal.id, Resolution(summary="100 calls a second."))
+    clock.advance(10 * 24 * 3600)  # much later, the filer reopens it: the SLA starts again
+    appeals.change_status(fintech, appeal.id, "in_progress", "The limit is wrong")
+    assert appeals.run_appeal_deadlines().reminded == []
+    clock.advance(0.8 * 3 * 24 * 3600 - 1)
+    assert appeals.run_appeal_deadlines().reminded == []
+    clock.advance(1)
+    assert appeals.run_appeal_deadlines().reminded == [appeal.id]
+    clock.advance(0.2 * 3 * 24 * 3600 + 1)
+    assert appeals.run_appeal_deadlines().escalated == [appeal.id]
+
+
 # -- the workflow --------------------------------------------------------------------------------
 def test_the_workflow_from_new_to_closed_and_reopened_with_a_reason(world, clock):
     operator, fintech = world["operator"], world["fintech"]
@@ -258,6 +278,108 @@ def test_a_closed_appeal_takes_no_comments_until_reopened(world):
     appeals.change_status(operator, appeal.id, "closed")
     with pytest.raises(TransitionNotAllowed, match="closed"):
         appeals.comment(world["fintech"], appeal.id, "One more thing")
+
+
+def test_a_status_changed_by_another_request_meanwhile_is_not_overwritten(world, monkeypatch):
+    """Another operator moves the appeal between this request's read and its write: the status
+    change is claimed by ``UPDATE … WHERE status = :seen``, matches no row, and writes nothing."""
+    appeal = _dispute(world)
+    events_before = len(appeals.history(appeal.id))
+    real_check = appeals.check_transition
+
+    def other_moves_it_first(row, to_status, side):
+        real_check(row, to_status, side)  # checked against the status read: new
+        with db.engine.begin() as other:
+            other.execute(
+                update(Appeal.__table__).where(Appeal.__table__.c.id == row.id).values(status="in_progress")
+            )
+
+    monkeypatch.setattr(appeals, "check_transition", other_moves_it_first)
+    with pytest.raises(AppealChanged, match="the appeal was changed meanwhile: reload it"):
+        appeals.change_status(world["operator"], appeal.id, "waiting_for_reply")
+    db.session.expire_all()
+    assert db.session.get(Appeal, appeal.id).status == "in_progress"
+    assert len(appeals.history(appeal.id)) == events_before
+
+
+def test_the_claim_of_a_status_change_wins_once(world, clock):
+    appeal = _dispute(world)
+    stale = db.session.get(Appeal, appeal.id)
+    assert appeals.claim_status(stale, "in_progress", int(clock.now())) == "new"
+    db.session.commit()
+    # a second request holding the appeal as it read it (new)
+    from sqlalchemy.orm.attributes import set_committed_value
+
+    set_committed_value(stale, "status", "new")
+    with pytest.raises(AppealChanged):
+        appeals.claim_status(stale, "in_progress", int(clock.now()))
+    db.session.expire_all()
+    assert db.session.get(Appeal, appeal.id).status == "in_progress"
+
+
+def test_of_two_resolutions_sent_at_once_one_is_stored_with_one_adjustment(world, monkeypatch, clock):
+    """The loser of the race: another operator's resolution (and its refund) commits between this
+    request's read of the appeal and its write. This one is refused and records nothing."""
+    p, operator = world["p"], world["operator"]
+    appeal = _dispute(world)
+    events_before = len(appeals.history(appeal.id))
+    real_check = appeals.check_resolution
+
+    def other_resolves_first(row, resolution):
+        with db.engine.begin() as other:
+            other.execute(
+                update(Appeal.__table__).where(Appeal.__table__.c.id == row.id).values(status="resolved")
+            )
+            other.execute(
+                insert(BillingAdjustment.__table__).values(
+                    id="the-other-refund",
+                    api_user_id=p.fintech,
+                    provider_id=p.bank,
+                    amount_tiyn=-1250,
+                    reason="Refund of a call billed twice",
+                    appeal_id=row.id,
+                    recorded_by="staff:other",
+                    created_at=int(clock.now()),
+                )
+            )
+        return real_check(row, resolution)
+
+    monkeypatch.setattr(appeals, "check_resolution", other_resolves_first)
+    refund = Resolution(summary="Billed twice: refunded.", outcome="upheld", amount_tenge="12.50")
+    with pytest.raises(AppealChanged, match="changed meanwhile"):
+        appeals.resolve(operator, appeal.id, refund)
+    db.session.expire_all()
+    assert db.session.scalars(select(BillingAdjustment.id)).all() == ["the-other-refund"]
+    assert len(appeals.history(appeal.id)) == events_before
+
+
+def test_a_reopened_dispute_resolved_again_moves_no_more_money(world):
+    operator, fintech = world["operator"], world["fintech"]
+    appeal = _dispute(world)
+    first = appeals.resolve(
+        operator,
+        appeal.id,
+        Resolution(summary="Billed twice: refunded.", outcome="upheld", amount_tenge="12.50"),
+    ).adjustment_id
+    appeals.change_status(fintech, appeal.id, "in_progress", "Three calls were billed twice, not one")
+    with pytest.raises(
+        ResolutionRequired,
+        match=re.escape(
+            "this dispute's adjustment of -12.50 KZT is already recorded; a further correction is an"
+            " adjustment in Billing, with its reason"
+        ),
+    ):
+        appeals.resolve(
+            operator, appeal.id, Resolution(summary="Two more", outcome="upheld", amount_tenge="25")
+        )
+    db.session.expire_all()
+    assert db.session.get(Appeal, appeal.id).status == "in_progress" and _count(BillingAdjustment) == 1
+    again = appeals.resolve(
+        operator, appeal.id, Resolution(summary="The other two were billed once.", outcome="partly_upheld")
+    )
+    assert (again.status, again.outcome, again.adjustment_id) == ("resolved", "partly_upheld", first)
+    assert _count(BillingAdjustment) == 1
+    assert appeals.recorded_adjustment(appeal.id).id == first
 
 
 # -- disputes: resolution and the adjustment ---------------------------------------------------------
@@ -365,6 +487,35 @@ def test_money_moves_only_on_a_dispute(world):
     appeal = appeals.file_appeal(world["fintech"], category="question", subject="?", text="?")
     with pytest.raises(ResolutionRequired, match="only a dispute"):
         appeals.resolve(world["operator"], appeal.id, Resolution(summary="x", amount_tenge="1"))
+
+
+# -- limits ---------------------------------------------------------------------------------------
+def test_a_filer_has_at_most_20_appeals_not_closed(world):
+    fintech, operator = world["fintech"], world["operator"]
+    filed = [
+        appeals.file_appeal(fintech, category="question", subject=f"Q{n}", text="?")
+        for n in range(appeals.MAX_OPEN_PER_FILER)
+    ]
+    with pytest.raises(TooManyOpenAppeals, match="you have 20 appeals that are not closed"):
+        appeals.file_appeal(fintech, category="question", subject="One more", text="?")
+    assert _count(Appeal) == 20
+    # a colleague files on (the cap is per account), and a closed appeal frees a place
+    colleague = Actor.of_staff(member(world["p"].fintech, "developer", "aigerim@qarjy.kz"))
+    appeals.file_appeal(colleague, category="question", subject="Mine", text="?")
+    appeals.resolve(operator, filed[0].id, Resolution(summary="Answered"))
+    with pytest.raises(TooManyOpenAppeals):  # resolved is not closed yet
+        appeals.file_appeal(fintech, category="question", subject="One more", text="?")
+    appeals.change_status(fintech, filed[0].id, "closed")
+    appeals.file_appeal(fintech, category="question", subject="One more", text="?")
+
+
+def test_a_customer_has_at_most_20_appeals_not_closed_too(world, monkeypatch):
+    monkeypatch.setattr(appeals, "MAX_OPEN_PER_FILER", 2)
+    for n in range(2):
+        appeals.file_appeal(world["customer"], category="question", subject=f"Q{n}", text="?")
+    with pytest.raises(TooManyOpenAppeals):
+        appeals.file_appeal(world["customer"], category="question", subject="Q3", text="?")
+    appeals.file_appeal(world["other_customer"], category="question", subject="Q", text="?")
 
 
 # -- access ---------------------------------------------------------------------------------------
