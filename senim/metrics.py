@@ -292,12 +292,19 @@ def exposition(accept: str | None = None) -> tuple[bytes, str]:
 
 
 # -- process management -----------------------------------------------------------------------
+#: The files prometheus_client's multiprocess mode writes: ``counter_1234.db``, ``gauge_livesum_1234.db``…
+_PROMETHEUS_FILE = re.compile(
+    r"(counter|histogram|summary|gauge_(all|liveall|livesum|max|min|sum|mostrecent|livemostrecent))_[0-9]+\.db"
+)
+
+
 def prepare_multiprocess_dir(path: Path) -> None:
     """Create the shared directory, or empty it of an earlier run's files; call it
     before starting the processes that share it (the demo stack does)."""
     path.mkdir(parents=True, exist_ok=True)
     for stale in path.glob("*.db"):
-        stale.unlink(missing_ok=True)
+        if _PROMETHEUS_FILE.fullmatch(stale.name):  # never another file (a SQLite database, say)
+            stale.unlink(missing_ok=True)
 
 
 def worker_exited(_server: object, worker: object) -> None:
@@ -339,15 +346,20 @@ class ScrapeRefused(Exception):
         self.status, self.error, self.description = status, error, description
 
 
-def check_scrape_allowed(token: str | None) -> None:
+def check_scrape_allowed(token: str | None, production: bool = False) -> None:
     """With ``SENIM_METRICS_TOKEN`` set: ``Authorization: Bearer <it>`` (RFC 6750 §2.1),
     compared in constant time. Without it: loopback clients only, and not through a
-    reverse proxy (a request carrying forwarding headers is someone else's)."""
+    reverse proxy (a request carrying forwarding headers is someone else's) — and never in
+    production, where a TLS terminator on the same host would make every client look local."""
     if token:
         scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(presented.strip().encode(), token.encode()):
             raise ScrapeRefused(401, "invalid_token", "A valid metrics bearer token is required.")
         return
+    if production:
+        raise ScrapeRefused(
+            403, "access_denied", "In production metrics are served only with SENIM_METRICS_TOKEN set."
+        )
     if not _from_loopback():
         raise ScrapeRefused(
             403, "access_denied", "Metrics are served to loopback clients only unless a token is configured."
@@ -369,7 +381,8 @@ def _from_loopback() -> bool:
 def metrics_endpoint() -> Response:
     """GET /metrics: the Prometheus text format, for an allowed scraper."""
     try:
-        check_scrape_allowed(current_app.extensions["senim.settings"].metrics_token)
+        settings = current_app.extensions["senim.settings"]
+        check_scrape_allowed(settings.metrics_token, production=settings.environment == "production")
     except ScrapeRefused as refusal:
         response = jsonify({"error": refusal.error, "error_description": refusal.description})
         response.status_code = refusal.status

@@ -287,6 +287,26 @@ def test_without_a_token_only_loopback_clients_may_scrape(app: Flask, http) -> N
     assert forwarded.status_code == 403 and forwarded.get_json()["error"] == "access_denied"
 
 
+def test_in_production_without_a_token_nobody_may_scrape(app: Flask, http) -> None:
+    settings = app.extensions["senim.settings"]
+    app.extensions["senim.settings"] = settings.with_overrides(environment="production")
+    try:
+        refused = http.get("/metrics")  # from loopback: a TLS terminator on this host looks the same
+        assert refused.status_code == 403
+        assert "SENIM_METRICS_TOKEN" in refused.get_json()["error_description"]
+    finally:
+        app.extensions["senim.settings"] = settings
+
+
+def test_emptying_the_metrics_directory_removes_only_prometheus_files(tmp_path) -> None:
+    kept = [tmp_path / "senim.db", tmp_path / "notes.txt"]
+    stale = [tmp_path / "counter_41.db", tmp_path / "histogram_41.db", tmp_path / "gauge_livesum_41.db"]
+    for path in kept + stale:
+        path.write_bytes(b"x")
+    metrics.prepare_multiprocess_dir(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt", "senim.db"]
+
+
 @pytest.fixture
 def with_token(app: Flask) -> str:
     settings = app.extensions["senim.settings"]
