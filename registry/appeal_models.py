@@ -45,7 +45,7 @@ class Appeal(db.Model):
     consent_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     api_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     interaction_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    routed_call_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    routed_call_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     # -- handling --
     assignee_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     created_at: Mapped[int] = mapped_column(BigInteger, index=True)

@@ -536,7 +536,8 @@ class RoutedCall(db.Model):
 
     __tablename__ = "routed_calls"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # one row a call: 64 bits on PostgreSQL (SQLite's integer key is 64 bits and autoincrements only as INTEGER)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     at: Mapped[int] = mapped_column(BigInteger, index=True)  # epoch milliseconds
     api_user_id: Mapped[str] = mapped_column(String(36), index=True)
     client_id: Mapped[str] = mapped_column(String(64))
