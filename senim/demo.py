@@ -68,6 +68,7 @@ DEMO_APPLICANT = ("Tenge Demo Fintech", _demo_bin("19084000005"))
 #: they sign in at /registry with the code `senim demo staff-code EMAIL` prints.
 DEMO_STAFF = (
     ("operator@senim.demo", "Demo Operator", "operator", None),
+    ("regulator@senim.demo", "Demo Regulator", "regulator", None),
     ("admin@fintech.demo", "Fintech Admin", "admin", DEMO_FINTECH[1]),
     ("admin@altyn.demo", "Altyn Admin", "admin", DEMO_BANKS[0][1]),
     ("admin@tenge.demo", "Tenge Admin", "admin", DEMO_APPLICANT[1]),
