@@ -103,7 +103,7 @@ def demo_processes(settings: Settings, *, app_port: int) -> list[DemoProcess]:
     processes.append(
         DemoProcess(
             name="worker",
-            role="the sandbox's re-checks (senim worker)",
+            role="the sandbox's re-checks, appeals' deadlines, closing last month (senim worker)",
             argv=(sys.executable, "-m", "senim", "worker"),
             url="",
             ready_url=None,
