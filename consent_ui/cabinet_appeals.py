@@ -112,6 +112,15 @@ def _appeal(member: StaffMember, appeal_id: str) -> tuple[appeals.Appeal, str]:
         raise NotFound() from None
 
 
+def attachments_sent() -> list[appeals.Attachment]:
+    """The files of the form's ``attachments`` field (the service checks their type and size)."""
+    return [
+        appeals.Attachment(filename=f.filename or "attachment", content=f.read())
+        for f in request.files.getlist("attachments")
+        if f and f.filename
+    ]
+
+
 def filing_allowed(account: str) -> bool:
     """Counts one filing of ``account`` ("staff:<id>", "customer:<IIN>"); False once over
     ``ACCOUNT_FILING_LIMITS``. The key is hashed: no IIN reaches the limiter's storage."""
@@ -181,11 +190,7 @@ def file_appeal(member: StaffMember) -> Response:
     if not filing_allowed(f"staff:{member.id}"):
         flash(str(FILING_TOO_FAST), "error")
         return redirect(back, code=303)
-    files = [
-        appeals.Attachment(filename=f.filename or "attachment", content=f.read())
-        for f in request.files.getlist("attachments")
-        if f and f.filename
-    ]
+    files = attachments_sent()
     try:
         appeal = appeals.file_appeal(
             Actor.of_staff(member),

@@ -22,6 +22,7 @@ from consent_ui.cabinet_appeals import (
     SIDE_WORDS,
     TEAM_WORDS,
     attachment_download,
+    attachments_sent,
     filing_allowed,
     refusal_words,
 )
@@ -114,11 +115,7 @@ def customer_file_appeal() -> Response:
     form = request.form
     if not filing_allowed(f"customer:{iin}"):
         return _form_refused(iin, 429, str(FILING_TOO_FAST))
-    files = [
-        appeals.Attachment(filename=f.filename or "attachment", content=f.read())
-        for f in request.files.getlist("attachments")
-        if f and f.filename
-    ]
+    files = attachments_sent()
     try:
         appeal = appeals.file_appeal(
             Actor.of_customer(iin),
