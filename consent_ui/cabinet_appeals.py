@@ -94,7 +94,8 @@ ACTION_WORDS = {
 
 
 @bp.context_processor
-def _appeal_words() -> dict:
+def appeal_words() -> dict:
+    """The words of an appeal's category, status, team… for the templates (staff and customers)."""
     return {
         "CATEGORY_WORDS": CATEGORY_WORDS,
         "APPEAL_STATUS_WORDS": APPEAL_STATUS_WORDS,

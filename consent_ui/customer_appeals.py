@@ -14,13 +14,8 @@ from flask import Response, redirect, request, url_for
 from flask_babel import lazy_gettext as _l
 
 from consent_ui.cabinet_appeals import (
-    ACTION_WORDS,
-    APPEAL_STATUS_WORDS,
-    CATEGORY_WORDS,
     FILING_TOO_FAST,
-    OUTCOME_WORDS,
-    SIDE_WORDS,
-    TEAM_WORDS,
+    appeal_words,
     attachment_download,
     attachments_sent,
     filing_allowed,
@@ -41,16 +36,7 @@ UPLOAD_LIMITS["consent_ui.customer_file_appeal"] = (
 )
 
 
-@bp.context_processor
-def _appeal_words() -> dict:
-    return {
-        "CATEGORY_WORDS": CATEGORY_WORDS,
-        "APPEAL_STATUS_WORDS": APPEAL_STATUS_WORDS,
-        "TEAM_WORDS": TEAM_WORDS,
-        "OUTCOME_WORDS": OUTCOME_WORDS,
-        "SIDE_WORDS": SIDE_WORDS,
-        "ACTION_WORDS": ACTION_WORDS,
-    }
+bp.context_processor(appeal_words)
 
 
 @bp.errorhandler(appeals.AppealNotFound)
