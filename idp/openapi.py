@@ -94,6 +94,22 @@ def openapi_document(issuer: str) -> dict:
                     },
                 }
             },
+            "/metrics": {
+                "get": {
+                    "summary": "Prometheus metrics of the platform (docs/monitoring.md)",
+                    "description": "With SENIM_METRICS_TOKEN set: `Authorization: Bearer <token>` from any "
+                    "address; without it, loopback clients only, never through a reverse proxy, and "
+                    "nobody in production.",
+                    "security": [{}, {"metricsToken": []}],
+                    "responses": {
+                        "200": {
+                            "description": "The Prometheus text exposition format (OpenMetrics when asked for)",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        },
+                        **_error_responses("401", "403"),
+                    },
+                }
+            },
             "/par": {
                 "post": {
                     "summary": "Pushed authorization request (RFC 9126)",
@@ -302,7 +318,12 @@ def openapi_document(issuer: str) -> dict:
                     "type": "http",
                     "scheme": "DPoP",
                     "description": "Authorization: DPoP <access token>, with a DPoP proof carrying ath",
-                }
+                },
+                "metricsToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "SENIM_METRICS_TOKEN, for a Prometheus scraping /metrics",
+                },
             },
         },
     }

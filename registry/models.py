@@ -519,7 +519,7 @@ class SettlementLine(db.Model):
 #: How the proxy's metering names what became of a call (``RoutedCall.outcome``).
 ROUTED = "routed"  # the bank answered 200
 BANK_REFUSED = "bank_refused:"  # + status: the bank's own 4xx answer, passed on (e.g. an unknown account)
-REFUSED = "refused:"  # + reason: the platform refused it, or answered 502/504 for a failing bank
+REFUSED_BY_PLATFORM = "refused:"  # + reason: the platform refused it, or answered 502/504 for a failing bank
 
 
 def answered_by_bank(outcome: object) -> object:
