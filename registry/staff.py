@@ -3,10 +3,10 @@
 A staff member belongs to one participant with one role — admin, developer,
 finance or viewer — or to the platform itself with the role operator (or
 regulator: the regulator's staff, who read aggregate reports and change
-nothing). The
-first admin of a participant comes with its registration; after that the
-admin invites and removes staff. Operators are invited by an operator (the
-first one from the command line, ``senim staff invite-operator``).
+nothing). The first admin of a participant comes with its registration;
+after that the admin invites and removes staff. Operators (and the
+regulator's staff) are invited by an operator (the first operator from the
+command line, ``senim staff invite-operator``).
 
 An invitation is a one-time link (its secret is kept hashed) valid for
 three days; accepting it makes the staff member, who then registers a
