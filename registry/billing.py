@@ -487,14 +487,13 @@ def invoice_lines(invoice_id: str) -> list[InvoiceLine]:
 
 def receivables_of(provider_id: str) -> list[tuple[Invoice, InvoiceLine]]:
     """The invoice lines owed to ``provider_id`` (its calls and adjustments), the latest period first."""
-    return list(
-        db.session.execute(
-            select(Invoice, InvoiceLine)
-            .join(InvoiceLine, InvoiceLine.invoice_id == Invoice.id)
-            .where(InvoiceLine.provider_id == provider_id)
-            .order_by(Invoice.period.desc(), Invoice.number, InvoiceLine.position)
-        ).tuples()
+    rows = db.session.execute(
+        select(Invoice, InvoiceLine)
+        .join(InvoiceLine, InvoiceLine.invoice_id == Invoice.id)
+        .where(InvoiceLine.provider_id == provider_id)
+        .order_by(Invoice.period.desc(), Invoice.number, InvoiceLine.position)
     )
+    return [(invoice, line) for invoice, line in rows]
 
 
 def settlement_of(name: str) -> list[SettlementLine]:
