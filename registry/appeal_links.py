@@ -1,10 +1,11 @@
-"""What an appeal may link to, as the registry knows it: a consent's parties, a routed call's.
+"""What an appeal may link to: a routed call's parties, a consent's.
 
-Consents live in the idp and routed calls with the resource proxy; the registry
-asks no questions of either (DESIGN.md, Layout: dependencies point one way).
-The proxy registers a lookup when the app is built (``init_resource_proxy``,
-``resource_proxy/appeal_links.py``) and ``registry.appeals`` finds it here —
-the same composition as the conformance suite (``registry.conformance``).
+Routed calls are the registry's own metering rows, read here. Consents live in
+the idp, which the registry asks no questions of (DESIGN.md, Layout:
+dependencies point one way): the idp registers a lookup when the app is built
+(``init_consents``, ``idp/consents/appeal_links.py``) and ``registry.appeals``
+finds it here — the same composition as the conformance suite
+(``registry.conformance``).
 """
 
 from __future__ import annotations
@@ -13,8 +14,12 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from flask import current_app
+from sqlalchemy import or_, select
 
-EXTENSION = "senim.appeal_links"
+from registry.models import RoutedCall
+from senim.database import db
+
+EXTENSION = "senim.consent_links"
 
 
 @dataclass(frozen=True)
@@ -38,21 +43,40 @@ class LinkedCall:
     api_id: str | None
 
 
-class AppealLinks(Protocol):
+class ConsentLinks(Protocol):
     def consent(self, consent_id: str) -> LinkedConsent | None:
         """The consent with this id, or None."""
 
-    def routed_call(self, interaction_id: str, party_id: str | None) -> LinkedCall | None:
-        """The latest call with this interaction id whose API user or provider is ``party_id``
-        (any call for None: an operator's link), or None."""
 
-    def routed_call_by_id(self, call_id: int) -> LinkedCall | None:
-        """The call metered under this id, or None."""
-
-
-def appeal_links() -> AppealLinks:
-    """The lookup the application was built with."""
+def consent_links() -> ConsentLinks:
+    """The consent lookup the application was built with."""
     links = current_app.extensions.get(EXTENSION)
     if links is None:
-        raise RuntimeError("no appeal links: the resource proxy registers them (init_resource_proxy)")
+        raise RuntimeError("no consent links: the idp registers them (init_consents)")
     return links
+
+
+def _call(row: RoutedCall | None) -> LinkedCall | None:
+    if row is None:
+        return None
+    return LinkedCall(
+        id=row.id,
+        interaction_id=row.interaction_id,
+        api_user_id=row.api_user_id,
+        provider_id=row.provider_id,
+        api_id=row.api_id,
+    )
+
+
+def routed_call(interaction_id: str, party_id: str | None) -> LinkedCall | None:
+    """The latest call with this interaction id whose API user or provider is ``party_id``
+    (any call for None: an operator's link), or None."""
+    query = select(RoutedCall).where(RoutedCall.interaction_id == interaction_id)
+    if party_id is not None:
+        query = query.where(or_(RoutedCall.api_user_id == party_id, RoutedCall.provider_id == party_id))
+    return _call(db.session.scalar(query.order_by(RoutedCall.at.desc(), RoutedCall.id.desc()).limit(1)))
+
+
+def routed_call_by_id(call_id: int) -> LinkedCall | None:
+    """The call metered under this id, or None."""
+    return _call(db.session.get(RoutedCall, call_id))

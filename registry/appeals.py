@@ -21,8 +21,8 @@ appeals their participant filed or that are addressed to it; a customer only
 their own. Anything else is "not found" (``AppealNotFound``), never "not
 yours".
 
-**Links** are checked against the filer: the consents and routed calls are
-looked up through ``registry.appeal_links`` (the proxy registers the lookup).
+**Links** are checked against the filer: routed calls are read from the metering
+table, consents through ``registry.appeal_links`` (the idp registers the lookup).
 
 **Deadlines**: ``run_appeal_deadlines`` (a round of the worker) reminds once
 at 80% of the SLA (counted back from the current deadline, so a reopened
@@ -50,7 +50,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
 from registry.accreditation import check_filename
-from registry.appeal_links import LinkedCall, LinkedConsent, appeal_links
+from registry.appeal_links import LinkedCall, LinkedConsent, consent_links, routed_call, routed_call_by_id
 from registry.appeal_models import Appeal, AppealAttachment, AppealEvent
 from registry.billing import BillingError, parse_adjustment, record_adjustment
 from registry.models import ApiSubscription, BillingAdjustment, PublishedApi
@@ -331,7 +331,7 @@ def _routed_call(actor: Actor, interaction_id: str) -> LinkedCall:
         raise LinkRefused("a customer links one of their consents, not a routed call")
     if not actor.is_operator and actor.participant_id is None:
         raise LinkRefused(f"no routed call with interaction id {interaction_id} that you are a party to")
-    call = appeal_links().routed_call(interaction_id, None if actor.is_operator else actor.participant_id)
+    call = routed_call(interaction_id, None if actor.is_operator else actor.participant_id)
     if call is None:
         raise LinkRefused(f"no routed call with interaction id {interaction_id} that you are a party to")
     return call
@@ -352,7 +352,7 @@ def check_links(
     """Every link names something the filer is a party to; otherwise ``LinkRefused`` ("no … of yours")."""
     consent = api = call = None
     if consent_id:
-        consent = appeal_links().consent(consent_id) if len(consent_id) <= 36 else None
+        consent = consent_links().consent(consent_id) if len(consent_id) <= 36 else None
         if consent is None or not _is_party_to_consent(actor, consent):
             raise LinkRefused(f"no consent {consent_id[:36]} that you are a party to")
     if api_id:
@@ -828,7 +828,7 @@ def resolve(actor: Actor, appeal_id: str, resolution: Resolution) -> Appeal:
         appeal.resolved_at = clock.now_int()
         adjustment = None
         if tiyn is not None:
-            call = appeal_links().routed_call_by_id(appeal.routed_call_id) if appeal.routed_call_id else None
+            call = routed_call_by_id(appeal.routed_call_id) if appeal.routed_call_id else None
             if call is None or call.provider_id is None:
                 raise ResolutionRequired("the dispute's routed call names no API user and provider")
             # in the resolution's transaction: both are stored, or neither

@@ -217,7 +217,20 @@ def _in_force(starts: dict[int, int], moment: int) -> int | None:
     return starts[max(begun)] if begun else None
 
 
-def _price_segments(api_id: str, endpoint: str, period: Period) -> list[tuple[int, int, int]]:
+def _caps_of(endpoint: str, period: Period) -> dict[int, int]:
+    """{start: cap in tiyn} of the caps on ``endpoint`` set to start before the period's end."""
+    return _starts(
+        db.session.execute(
+            select(TariffCap.effective_from, TariffCap.cap_tiyn)
+            .where(TariffCap.endpoint == endpoint, TariffCap.effective_from < period.ends_at)
+            .order_by(TariffCap.effective_from, TariffCap.created_at)
+        ).all()
+    )
+
+
+def _price_segments(
+    api_id: str, endpoint: str, period: Period, caps: dict[int, int]
+) -> list[tuple[int, int, int]]:
     """(from, until, price) in epoch milliseconds: the spans of ``period`` with one price charged.
 
     The price charged is the provider's tariff in force (the rule of ``price_at``: the latest to
@@ -232,13 +245,6 @@ def _price_segments(api_id: str, endpoint: str, period: Period) -> list[tuple[in
                 Tariff.api_id == api_id, Tariff.endpoint == endpoint, Tariff.effective_from < period.ends_at
             )
             .order_by(Tariff.effective_from, Tariff.created_at)
-        ).all()
-    )
-    caps = _starts(
-        db.session.execute(
-            select(TariffCap.effective_from, TariffCap.cap_tiyn)
-            .where(TariffCap.endpoint == endpoint, TariffCap.effective_from < period.ends_at)
-            .order_by(TariffCap.effective_from, TariffCap.created_at)
         ).all()
     )
     moments = sorted({max(m, period.starts_at) for m in (*tariffs, *caps)} | {period.starts_at})
@@ -262,8 +268,11 @@ def priced_calls(period: Period) -> list[PricedCalls]:
     ).all()
     counts: dict[tuple[str, str, str, str, int], int] = defaultdict(int)
     calls = ROUTED_CALLS.c
+    caps = {
+        endpoint: _caps_of(endpoint, period) for endpoint in {endpoint for _api, endpoint in priced_pairs}
+    }
     for api_id, endpoint in priced_pairs:
-        for since_ms, until_ms, price in _price_segments(api_id, endpoint, period):
+        for since_ms, until_ms, price in _price_segments(api_id, endpoint, period, caps[endpoint]):
             rows = db.session.execute(
                 select(calls.api_user_id, calls.provider_id, func.count())
                 .where(

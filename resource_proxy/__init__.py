@@ -23,8 +23,3 @@ def init_resource_proxy(app: Flask, settings: Settings) -> None:
     init_rate_limit(app, settings)
     # the registry's sandbox checks banks with the proxy's own way of calling them
     app.extensions[EXTENSION] = ProxyConformanceSuite()
-    # appeals link routed calls and consents, which the registry does not read itself
-    from registry.appeal_links import EXTENSION as APPEAL_LINKS
-    from resource_proxy.appeal_links import ProxyAppealLinks
-
-    app.extensions[APPEAL_LINKS] = ProxyAppealLinks()

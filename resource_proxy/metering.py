@@ -20,7 +20,8 @@ from senim.metrics import record_proxied_call
 def meter(call: ProxyCall, status: int, outcome: str) -> None:
     """Record the call (nothing when the API user is still unknown: nobody to bill).
     Every call is counted in the metrics, per bank (none before one is named and known)."""
-    record_proxied_call(call.provider_id, status, outcome, time.perf_counter() - call.started)
+    seconds = time.perf_counter() - call.started
+    record_proxied_call(call.provider_id, status, outcome, seconds)
     if call.api_user_id is None:
         return
     core(
@@ -33,7 +34,7 @@ def meter(call: ProxyCall, status: int, outcome: str) -> None:
             endpoint=call.endpoint.key,
             status=status,
             outcome=outcome[:64],
-            latency_ms=max(0, round((time.perf_counter() - call.started) * 1000)),
+            latency_ms=max(0, round(seconds * 1000)),
             consent_id=call.consent.id if call.consent is not None else None,
             interaction_id=call.interaction_id,
         )

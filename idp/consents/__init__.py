@@ -14,5 +14,10 @@ def init_consents(app: Flask) -> None:
     from idp.rfc9396_authorization_details import ACCOUNT_INFORMATION, register_validator
 
     register_validator(ACCOUNT_INFORMATION, check_consent_awaits_this_client)
+    # appeals link consents, which the registry does not read itself
+    from idp.consents.appeal_links import IdpConsentLinks
+    from registry.appeal_links import EXTENSION as CONSENT_LINKS
+
+    app.extensions[CONSENT_LINKS] = IdpConsentLinks()
     app.register_blueprint(bp)
     app.register_blueprint(openapi_bp)
